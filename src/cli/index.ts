@@ -1,0 +1,11 @@
+import { Command } from 'commander';
+import { ENGINE_VERSION } from '../shared/version.js';
+
+/** One file per command; each registers itself on the program. */
+export function buildProgram(): Command {
+  const program = new Command('pdm-stream')
+    .description('Streaming predictive-maintenance scoring: Kafka → features → ONNX → ClickHouse')
+    .version(ENGINE_VERSION)
+    .showHelpAfterError();
+  return program;
+}

@@ -1,0 +1,164 @@
+import { ConfigError } from '../shared/errors.js';
+import { topicNames, type TopicNames } from '../shared/records.js';
+import { ENV_SCHEMA } from './schema.js';
+
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  readonly topics: TopicNames;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+}
+
+export interface RegistryConfig {
+  readonly url: string;
+  readonly auth?: { readonly username: string; readonly password: string };
+}
+
+export interface ClickHouseConfig {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+export interface StackConfig {
+  readonly cacheDir: string;
+  readonly host: string;
+  readonly kafkaPort: number;
+  readonly kafkaControllerPort: number;
+  readonly registryPort: number;
+  readonly clickhouseHttpPort: number;
+  readonly clickhouseTcpPort: number;
+  readonly kafkaVersion: string;
+  readonly kafkaHeapOpts: string;
+  /** True when all three service URLs came from the environment: use them, start nothing. */
+  readonly external: boolean;
+}
+
+export interface FeatureConfig {
+  readonly bucketMs: number;
+  readonly allowedLatenessMs: number;
+  readonly ranges: {
+    readonly volt: Range;
+    readonly rotate: Range;
+    readonly pressure: Range;
+    readonly vibration: Range;
+  };
+}
+
+export interface ScoreConfig {
+  readonly modelDir: string;
+  readonly maxRows: number;
+  readonly maxWaitMs: number;
+}
+
+export interface SinkConfig {
+  readonly maxRows: number;
+  readonly flushMs: number;
+}
+
+export interface OpsConfig {
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export interface Config {
+  readonly kafka: KafkaConfig;
+  readonly registry: RegistryConfig;
+  readonly clickhouse: ClickHouseConfig;
+  readonly stack: StackConfig;
+  readonly features: FeatureConfig;
+  readonly score: ScoreConfig;
+  readonly sink: SinkConfig;
+  readonly ops: OpsConfig;
+  readonly testUseDocker: boolean;
+}
+
+function parseRange(name: string, value: string): Range {
+  const m = /^\s*(-?[\d.eE+-]+)\s*:\s*(-?[\d.eE+-]+)\s*$/.exec(value);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || !Number.isFinite(min) || !Number.isFinite(max) || min >= max) {
+    throw new ConfigError(`${name} must be "min:max" with min < max, got "${value}"`);
+  }
+  return { min, max };
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) deepFreeze(v as object);
+  return Object.freeze(o);
+}
+
+/** Parses and validates settings once; the result is frozen. Throws {@link ConfigError} listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ENV_SCHEMA.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid settings: ${problems}`);
+  }
+  const e = parsed.data;
+  const registryAuth =
+    e.SCHEMA_REGISTRY_USER !== undefined
+      ? { auth: { username: e.SCHEMA_REGISTRY_USER, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } }
+      : {};
+  return deepFreeze({
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.PDM_GROUP_ID,
+      topics: topicNames(e.PDM_TOPIC_PREFIX),
+      partitions: e.PDM_PARTITIONS,
+      replicationFactor: e.PDM_REPLICATION_FACTOR,
+    },
+    registry: { url: e.SCHEMA_REGISTRY_URL, ...registryAuth },
+    clickhouse: {
+      url: e.CLICKHOUSE_URL,
+      username: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+    },
+    stack: {
+      cacheDir: e.PDM_CACHE_DIR,
+      host: e.PDM_STACK_HOST,
+      kafkaPort: e.PDM_STACK_KAFKA_PORT,
+      kafkaControllerPort: e.PDM_STACK_KAFKA_CONTROLLER_PORT,
+      registryPort: e.PDM_STACK_REGISTRY_PORT,
+      clickhouseHttpPort: e.PDM_STACK_CLICKHOUSE_HTTP_PORT,
+      clickhouseTcpPort: e.PDM_STACK_CLICKHOUSE_TCP_PORT,
+      kafkaVersion: e.PDM_STACK_KAFKA_VERSION,
+      kafkaHeapOpts: e.PDM_STACK_KAFKA_HEAP,
+      external:
+        env['KAFKA_BROKERS'] !== undefined &&
+        env['SCHEMA_REGISTRY_URL'] !== undefined &&
+        env['CLICKHOUSE_URL'] !== undefined,
+    },
+    features: {
+      bucketMs: e.PDM_BUCKET_MS,
+      allowedLatenessMs: e.PDM_ALLOWED_LATENESS_MS,
+      ranges: {
+        volt: parseRange('PDM_RANGE_VOLT', e.PDM_RANGE_VOLT),
+        rotate: parseRange('PDM_RANGE_ROTATE', e.PDM_RANGE_ROTATE),
+        pressure: parseRange('PDM_RANGE_PRESSURE', e.PDM_RANGE_PRESSURE),
+        vibration: parseRange('PDM_RANGE_VIBRATION', e.PDM_RANGE_VIBRATION),
+      },
+    },
+    score: { modelDir: e.PDM_MODEL_DIR, maxRows: e.PDM_SCORE_MAX_ROWS, maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS },
+    sink: { maxRows: e.PDM_SINK_MAX_ROWS, flushMs: e.PDM_SINK_FLUSH_MS },
+    ops: {
+      httpHost: e.PDM_HTTP_HOST,
+      httpPort: e.PDM_HTTP_PORT,
+      shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT_MS,
+      logLevel: e.LOG_LEVEL,
+    },
+    testUseDocker: e.PDM_TEST_USE_DOCKER,
+  });
+}

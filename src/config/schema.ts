@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of pdm-stream, its environment variable and its default. This file and `load.ts` are the
+ * only code that knows about `process.env`. The README's settings table mirrors this list.
+ */
+const port = z.coerce.number().int().min(1).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  )
+  .pipe(z.array(z.string()).min(1));
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const ENV_SCHEMA = z.object({
+  /** Kafka bootstrap servers. When set together with SCHEMA_REGISTRY_URL and CLICKHOUSE_URL, `stack up` starts nothing. */
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().default('pdm-stream'),
+  /** Consumer group of the engine. */
+  PDM_GROUP_ID: z.string().min(1).default('pdm-stream'),
+  /** Topic prefix: topics are `<prefix>telemetry`, `<prefix>errors`, … */
+  PDM_TOPIC_PREFIX: z.string().default('pdm.'),
+  /** Partitions of telemetry, errors and maintenance (`schemas register` creates the topics). */
+  PDM_PARTITIONS: positiveInt.default(4),
+  PDM_REPLICATION_FACTOR: positiveInt.default(1),
+  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081'),
+  /** Basic-auth user/password for the registry (optional; never logged). */
+  SCHEMA_REGISTRY_USER: z.string().optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  CLICKHOUSE_USER: z.string().default('default'),
+  /** Never logged, never in metrics or dead-letter rows. */
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier')
+    .default('pdm'),
+  /** Where the local stack keeps jars, data, logs and pid files (git-ignored). */
+  PDM_CACHE_DIR: z.string().default('.cache'),
+  PDM_STACK_HOST: z.string().default('127.0.0.1'),
+  PDM_STACK_KAFKA_PORT: port.default(9092),
+  PDM_STACK_KAFKA_CONTROLLER_PORT: port.default(9093),
+  PDM_STACK_REGISTRY_PORT: port.default(8081),
+  PDM_STACK_CLICKHOUSE_HTTP_PORT: port.default(8123),
+  PDM_STACK_CLICKHOUSE_TCP_PORT: port.default(9000),
+  /** Kafka version of the local stack (Maven Central, org.apache.kafka:kafka_2.13). */
+  PDM_STACK_KAFKA_VERSION: z.string().default('3.9.1'),
+  PDM_STACK_KAFKA_HEAP: z.string().default('-Xms256m -Xmx512m'),
+  /** Scoring bucket length (feature windows are fixed by the spec). */
+  PDM_BUCKET_MS: positiveInt.default(43_200_000),
+  PDM_ALLOWED_LATENESS_MS: nonNegativeInt.default(7_200_000),
+  /** Physical ranges outside which a sensor value is INVALID_VALUE: `min:max`. */
+  PDM_RANGE_VOLT: z.string().default('0:1000'),
+  PDM_RANGE_ROTATE: z.string().default('0:5000'),
+  PDM_RANGE_PRESSURE: z.string().default('0:1000'),
+  PDM_RANGE_VIBRATION: z.string().default('0:500'),
+  /** Model package directory (`models/<name>/<version>`). */
+  PDM_MODEL_DIR: z.string().default('models/pdm-default/1'),
+  PDM_SCORE_MAX_ROWS: positiveInt.default(512),
+  PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
+  PDM_SINK_MAX_ROWS: positiveInt.default(10_000),
+  PDM_SINK_FLUSH_MS: positiveInt.default(1_000),
+  PDM_HTTP_HOST: z.string().default('127.0.0.1'),
+  PDM_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  PDM_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Use testcontainers instead of local processes in tests when a Docker daemon answers. */
+  PDM_TEST_USE_DOCKER: bool.default(false),
+});
+
+export type Env = z.infer<typeof ENV_SCHEMA>;

@@ -1,0 +1,71 @@
+/**
+ * Domain records of the five input topics (../shared/FEATURES.md, feature set pdm-v1).
+ * Field names are exactly the Avro field names. `ts` is event time in epoch milliseconds, UTC.
+ */
+export interface TelemetryRecord {
+  readonly machineId: number;
+  readonly ts: number;
+  readonly volt: number;
+  readonly rotate: number;
+  readonly pressure: number;
+  readonly vibration: number;
+}
+
+export interface ErrorRecord {
+  readonly machineId: number;
+  readonly ts: number;
+  readonly errorId: string;
+}
+
+export interface MaintenanceRecord {
+  readonly machineId: number;
+  readonly ts: number;
+  readonly comp: string;
+}
+
+export interface MachineRecord {
+  readonly machineId: number;
+  readonly model: string;
+  readonly age: number;
+}
+
+export interface FailureRecord {
+  readonly machineId: number;
+  readonly ts: number;
+  readonly failure: string;
+}
+
+export const RECORD_KINDS = ['telemetry', 'errors', 'maintenance', 'machines', 'failures'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+export interface RecordByKind {
+  readonly telemetry: TelemetryRecord;
+  readonly errors: ErrorRecord;
+  readonly maintenance: MaintenanceRecord;
+  readonly machines: MachineRecord;
+  readonly failures: FailureRecord;
+}
+
+/** A decoded event tagged with its kind: what flows from decode into features. */
+export type PdmEvent = { [K in RecordKind]: { readonly kind: K; readonly record: RecordByKind[K] } }[RecordKind];
+
+/** Topic name of each record kind, `<prefix><kind>`; the default prefix `pdm.` gives the spec's names. */
+export type TopicNames = { readonly [K in RecordKind]: string };
+
+export function topicNames(prefix = 'pdm.'): TopicNames {
+  return {
+    telemetry: `${prefix}telemetry`,
+    errors: `${prefix}errors`,
+    maintenance: `${prefix}maintenance`,
+    machines: `${prefix}machines`,
+    failures: `${prefix}failures`,
+  };
+}
+
+/** Kafka message key of every topic: machineId as a decimal string. */
+export function machineKey(machineId: number): string {
+  return String(machineId);
+}
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
