@@ -31,11 +31,11 @@ export const ENV_SCHEMA = z.object({
   /** Partitions of telemetry, errors and maintenance (`schemas register` creates the topics). */
   PDM_PARTITIONS: positiveInt.default(4),
   PDM_REPLICATION_FACTOR: positiveInt.default(1),
-  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081'),
+  SCHEMA_REGISTRY_URL: z.url().default('http://127.0.0.1:8081'),
   /** Basic-auth user/password for the registry (optional; never logged). */
   SCHEMA_REGISTRY_USER: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
-  CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  CLICKHOUSE_URL: z.url().default('http://127.0.0.1:8123'),
   CLICKHOUSE_USER: z.string().default('default'),
   /** Never logged, never in metrics or dead-letter rows. */
   CLICKHOUSE_PASSWORD: z.string().default(''),

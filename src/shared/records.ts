@@ -47,7 +47,9 @@ export interface RecordByKind {
 }
 
 /** A decoded event tagged with its kind: what flows from decode into features. */
-export type PdmEvent = { [K in RecordKind]: { readonly kind: K; readonly record: RecordByKind[K] } }[RecordKind];
+export type PdmEvent = {
+  [K in RecordKind]: { readonly kind: K; readonly record: RecordByKind[K] };
+}[RecordKind];
 
 /** Topic name of each record kind, `<prefix><kind>`; the default prefix `pdm.` gives the spec's names. */
 export type TopicNames = { readonly [K in RecordKind]: string };

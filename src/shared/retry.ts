@@ -17,13 +17,21 @@ export interface BackoffOptions {
 }
 
 /** Exponential backoff with full jitter, bounded by `maxMs`. */
-export function backoffDelayMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /** Runs `fn` until it succeeds, retrying only errors that `retryOn` accepts. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: BackoffOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: BackoffOptions = {},
+): Promise<T> {
   const initialMs = options.initialMs ?? 200;
   const maxMs = options.maxMs ?? 10_000;
   const maxAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;

@@ -1,0 +1,115 @@
+import { BadRecordError, errorMessage, type DeadLetterReason } from '../shared/errors.js';
+import type { RecordByKind, RecordKind } from '../shared/records.js';
+import { createResolvingCodec, type AvroCodec } from './avro.js';
+import type { ProjectSchemas } from './project-schemas.js';
+import type { SchemaRegistryClient } from './registry-client.js';
+import { validateRecord } from './validate.js';
+import { parseFrame } from './wire-format.js';
+
+export type DecodeResult<K extends RecordKind = RecordKind> =
+  | { readonly ok: true; readonly record: RecordByKind[K]; readonly schemaId: number }
+  | {
+      readonly ok: false;
+      readonly reason: DeadLetterReason;
+      readonly message: string;
+      readonly schemaId: number | undefined;
+    };
+
+export interface RecordDecoder {
+  /**
+   * Fetches the writer schemas of these values that are not cached yet: at most one registry round trip
+   * per unknown id, once per batch rather than per message. A registry outage rejects with a retryable
+   * error (the caller pauses and retries the batch); an id the registry does not know is remembered and
+   * its messages decode to `UNKNOWN_SCHEMA`.
+   */
+  prepare(values: Iterable<Buffer | null>): Promise<void>;
+  /** Synchronous; call after {@link prepare} for the same values. */
+  decode<K extends RecordKind>(kind: K, value: Buffer | null, key: Buffer | null): DecodeResult<K>;
+  /** Cached writer schemas (for metrics). */
+  readonly cachedSchemaCount: () => number;
+}
+
+type WriterEntry = { readonly schema: string } | { readonly unknown: string };
+type CodecEntry = AvroCodec | { readonly incompatible: string };
+
+/** Decodes Confluent-framed Avro with the project's schemas as reader schemas. */
+export function createRecordDecoder(
+  registry: SchemaRegistryClient,
+  readerSchemas: ProjectSchemas,
+): RecordDecoder {
+  const writers = new Map<number, WriterEntry>();
+  // One resolver per (kind, writer id): a kind's reader schema is fixed for the life of the engine.
+  const codecs = new Map<string, CodecEntry>();
+
+  function codecFor(kind: RecordKind, schemaId: number, writer: string): CodecEntry {
+    const k = `${kind}:${schemaId}`;
+    let entry = codecs.get(k);
+    if (entry === undefined) {
+      try {
+        entry = createResolvingCodec(readerSchemas[kind], writer);
+      } catch (err) {
+        entry = { incompatible: errorMessage(err) };
+      }
+      codecs.set(k, entry);
+    }
+    return entry;
+  }
+
+  return {
+    async prepare(values) {
+      const missing = new Set<number>();
+      for (const v of values) {
+        if (v !== null && v.length >= 5 && v[0] === 0) {
+          const id = v.readUInt32BE(1);
+          if (!writers.has(id)) missing.add(id);
+        }
+      }
+      // Sequential on purpose: ids are few (one per schema version), and a failing registry should fail once.
+      for (const id of missing) {
+        try {
+          writers.set(id, { schema: await registry.schemaById(id) });
+        } catch (err) {
+          if (err instanceof BadRecordError) writers.set(id, { unknown: err.message });
+          else throw err;
+        }
+      }
+    },
+    decode(kind, value, key) {
+      let schemaId: number | undefined;
+      try {
+        const frame = parseFrame(value);
+        schemaId = frame.schemaId;
+        const writer = writers.get(frame.schemaId);
+        if (writer === undefined) {
+          throw new Error(
+            `schema id ${frame.schemaId} was not prepared (programmer error: call prepare first)`,
+          );
+        }
+        if ('unknown' in writer)
+          return { ok: false, reason: 'UNKNOWN_SCHEMA', message: writer.unknown, schemaId };
+        const codec = codecFor(kind, frame.schemaId, writer.schema);
+        if ('incompatible' in codec) {
+          return {
+            ok: false,
+            reason: 'INCOMPATIBLE_SCHEMA',
+            message: `writer schema ${frame.schemaId} cannot be read as ${kind}: ${codec.incompatible}`,
+            schemaId,
+          };
+        }
+        let record: unknown;
+        try {
+          record = codec.decode(frame.body);
+        } catch (err) {
+          return { ok: false, reason: 'DECODE_ERROR', message: errorMessage(err), schemaId };
+        }
+        validateRecord(kind, record as Record<string, unknown>, key);
+        return { ok: true, record: record as RecordByKind[typeof kind], schemaId };
+      } catch (err) {
+        if (err instanceof BadRecordError)
+          return { ok: false, reason: err.reason, message: err.message, schemaId };
+        throw err;
+      }
+    },
+    cachedSchemaCount: () => writers.size,
+  };
+}

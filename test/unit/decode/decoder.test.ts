@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createCodec,
+  createRecordDecoder,
+  encodeFrame,
+  loadProjectSchemas,
+  parseFrame,
+  type SchemaRegistryClient,
+} from '../../../src/decode/index.js';
+import { BadRecordError, TransientError } from '../../../src/shared/errors.js';
+
+const schemas = loadProjectSchemas();
+const telemetry = {
+  machineId: 7,
+  ts: 1_420_070_400_000,
+  volt: 170.5,
+  rotate: 450.1,
+  pressure: 99.9,
+  vibration: 40.2,
+};
+
+/** In-memory registry: the decoder's contract is the SchemaRegistryClient interface, not HTTP. */
+function memoryRegistry(byId: Record<number, object>, opts: { down?: boolean } = {}) {
+  let calls = 0;
+  const client: SchemaRegistryClient = {
+    url: 'memory://',
+    register: () => Promise.reject(new Error('not used')),
+    latestId: () => Promise.resolve(undefined),
+    schemaById(id) {
+      calls++;
+      if (opts.down === true)
+        return Promise.reject(new TransientError('down', { code: 'X', stage: 'decode' }));
+      const s = byId[id];
+      if (s === undefined)
+        return Promise.reject(
+          new BadRecordError('UNKNOWN_SCHEMA', `schema id ${id} is not known`, { stage: 'decode' }),
+        );
+      return Promise.resolve(JSON.stringify(s));
+    },
+  };
+  return { client, calls: () => calls };
+}
+
+const key = (s: string) => Buffer.from(s);
+
+describe('wire format', () => {
+  it('round-trips id and body', () => {
+    const f = parseFrame(encodeFrame(258, Buffer.from([1, 2, 3])));
+    expect(f.schemaId).toBe(258);
+    expect([...f.body]).toEqual([1, 2, 3]);
+  });
+  it.each([
+    ['null value', null, /tombstone/],
+    ['short frame', Buffer.from([0, 0, 1]), /shorter than the 5-byte header/],
+    ['wrong magic byte', Buffer.from([1, 0, 0, 0, 1, 2]), /magic byte is 1/],
+  ])('rejects %s as BAD_FRAME', (_n, value, msg) => {
+    expect(() => parseFrame(value)).toThrow(msg);
+    try {
+      parseFrame(value);
+    } catch (err) {
+      expect((err as BadRecordError).reason).toBe('BAD_FRAME');
+    }
+  });
+});
+
+describe('record decoder', () => {
+  const body = createCodec(schemas.telemetry).encode(telemetry);
+
+  it('decodes a valid framed record once the id is prepared, with one registry call per id', async () => {
+    const reg = memoryRegistry({ 1: schemas.telemetry });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const values = [encodeFrame(1, body), encodeFrame(1, body)];
+    await dec.prepare(values);
+    await dec.prepare(values);
+    expect(reg.calls()).toBe(1);
+    const r = dec.decode('telemetry', values[0] ?? null, key('7'));
+    expect(r).toEqual({ ok: true, record: telemetry, schemaId: 1 });
+  });
+
+  it('reads an older BACKWARD-compatible writer version through the resolver', async () => {
+    const v2Reader = {
+      ...schemas.telemetry,
+      fields: [
+        ...(schemas.telemetry['fields'] as object[]),
+        { name: 'temperature', type: ['null', 'double'], default: null },
+      ],
+    };
+    const reg = memoryRegistry({ 5: schemas.telemetry });
+    const dec = createRecordDecoder(reg.client, { ...schemas, telemetry: v2Reader });
+    await dec.prepare([encodeFrame(5, body)]);
+    const r = dec.decode('telemetry', encodeFrame(5, body), key('7'));
+    expect(r.ok && r.record).toEqual({ ...telemetry, temperature: null });
+  });
+
+  it.each([
+    ['BAD_FRAME', () => Buffer.from([9, 0, 0, 0, 1, 0]), '7'],
+    ['UNKNOWN_SCHEMA', () => encodeFrame(99, body), '7'],
+    [
+      'INCOMPATIBLE_SCHEMA',
+      () => encodeFrame(2, createCodec(schemas.errors).encode({ machineId: 7, ts: 1, errorId: 'error1' })),
+      '7',
+    ],
+    ['DECODE_ERROR', () => encodeFrame(1, body.subarray(0, body.length - 3)), '7'],
+    ['DECODE_ERROR', () => encodeFrame(1, Buffer.concat([body, Buffer.from([1, 2])])), '7'],
+    ['INVALID_KEY', () => encodeFrame(1, body), '8'],
+  ] as const)('dead-letter reason %s', async (reason, make, k) => {
+    const reg = memoryRegistry({ 1: schemas.telemetry, 2: schemas.errors });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const v = make();
+    await dec.prepare([v]);
+    const r = dec.decode('telemetry', v, key(k));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.reason).toBe(reason);
+      expect(r.message.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('rejects unknown categories as INVALID_VALUE', async () => {
+    const reg = memoryRegistry({ 3: schemas.errors });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const v = encodeFrame(3, createCodec(schemas.errors).encode({ machineId: 7, ts: 1, errorId: 'error9' }));
+    await dec.prepare([v]);
+    const r = dec.decode('errors', v, key('7'));
+    expect(r.ok ? 'ok' : r.reason).toBe('INVALID_VALUE');
+  });
+
+  it('propagates a registry outage as retryable instead of dead-lettering', async () => {
+    const dec = createRecordDecoder(memoryRegistry({}, { down: true }).client, schemas);
+    await expect(dec.prepare([encodeFrame(1, body)])).rejects.toMatchObject({ retryable: true });
+  });
+});
