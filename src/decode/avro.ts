@@ -48,7 +48,8 @@ function plainCodec(type: avsc.Type): AvroCodec {
 function checkedDecode(type: avsc.Type, body: Buffer, resolver?: avsc.Resolver): unknown {
   // decode() reports how far it read: a short body is truncated, trailing bytes mean a wrong schema.
   // avsc types decode() as `any`; the caller validates the shape (validate.ts).
-  const { value, offset } = type.decode(body, 0, resolver) as { value: unknown; offset: number };
+  const result: { value: unknown; offset: number } = type.decode(body, 0, resolver);
+  const { value, offset } = result;
   if (offset < 0) throw new Error(`truncated Avro body (${body.length} bytes)`);
   if (offset !== body.length) throw new Error(`Avro body has ${body.length - offset} trailing bytes`);
   return value;
