@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../shared/version.js';
+import { registerMigrateCommand } from './migrate.js';
+import { registerSchemasCommand } from './schemas.js';
 
 /** One file per command; each registers itself on the program. */
 export function buildProgram(): Command {
@@ -7,5 +9,7 @@ export function buildProgram(): Command {
     .description('Streaming predictive-maintenance scoring: Kafka → features → ONNX → ClickHouse')
     .version(ENGINE_VERSION)
     .showHelpAfterError();
+  registerMigrateCommand(program);
+  registerSchemasCommand(program);
   return program;
 }

@@ -1,0 +1,87 @@
+/** kafkajs adapter for topic administration (the consumer and producer have their own adapter files). */
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaConfig } from '../config/index.js';
+import { TransientError, errorMessage } from '../shared/errors.js';
+import { RECORD_KINDS, type RecordKind } from '../shared/records.js';
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+}
+
+export interface TopicAdmin {
+  /** Creates missing topics; returns the names it created (existing ones are left as they are). */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<string[]>;
+  /** Partition count of each existing topic. */
+  partitionCounts(topics: readonly string[]): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The spec's topics. Telemetry, errors, maintenance and failures share one partition count so that a
+ * machine's events (keyed by machineId, default partitioner) land in the same partition number on every
+ * topic: the engine pairs partition p of the side topics with telemetry partition p. machines is compacted
+ * (latest metadata wins) and partitioned the same way.
+ */
+export function projectTopicSpecs(config: KafkaConfig): TopicSpec[] {
+  return RECORD_KINDS.map((kind: RecordKind) => ({
+    topic: config.topics[kind],
+    partitions: config.partitions,
+    compacted: kind === 'machines',
+  }));
+}
+
+export function createKafkaClient(
+  config: Pick<KafkaConfig, 'brokers' | 'clientId'>,
+  clientSuffix = '',
+): Kafka {
+  return new Kafka({
+    clientId: `${config.clientId}${clientSuffix}`,
+    brokers: [...config.brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 200 },
+  });
+}
+
+export function createTopicAdmin(config: KafkaConfig): TopicAdmin {
+  const admin = createKafkaClient(config, '-admin').admin();
+  let connected: Promise<void> | undefined;
+  const connect = () => {
+    connected ??= admin.connect().catch((err: unknown) => {
+      connected = undefined;
+      throw new TransientError(`Kafka unreachable at ${config.brokers.join(',')}: ${errorMessage(err)}`, {
+        code: 'KAFKA_UNAVAILABLE',
+        stage: 'ingest',
+        cause: err,
+      });
+    });
+    return connected;
+  };
+  return {
+    async ensureTopics(specs) {
+      await connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      if (missing.length === 0) return [];
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: config.replicationFactor,
+          configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      });
+      return missing.map((s) => s.topic);
+    },
+    async partitionCounts(topics) {
+      await connect();
+      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+      return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+    },
+    async close() {
+      if (connected !== undefined) await admin.disconnect();
+    },
+  };
+}

@@ -1,0 +1,11 @@
+/** A Kafka message as the engine sees it, independent of the client library. */
+export interface SourceMessage {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offsets are 64-bit: kept as decimal strings. */
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** Broker/producer timestamp of the message, epoch ms. */
+  readonly timestampMs: number;
+}

@@ -1,0 +1,17 @@
+export {
+  createClickHouse,
+  type ClickHouseConnection,
+  type ServerCapabilities,
+  type ClickHouseOptions,
+} from './clickhouse.js';
+export { bindParams, quoteString, type QueryParams, type QueryParamValue } from './bind.js';
+export { migrate, MIGRATIONS, quoteIdent, type Migration, type MigrationReport } from './migrations.js';
+export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
+export {
+  TABLES,
+  formatDateTime,
+  formatInstant,
+  type PredictionRow,
+  type FeatureVectorRow,
+  type DeadLetterRow,
+} from './tables.js';

@@ -1,0 +1,67 @@
+/** Row shapes of the ClickHouse tables (see migrations.ts) and their conversion from engine values. */
+import type { ServerCapabilities } from './clickhouse.js';
+
+export const TABLES = {
+  predictions: 'predictions',
+  featureVectors: 'feature_vectors',
+  featureSets: 'feature_sets',
+  deadLetters: 'dead_letters',
+} as const;
+
+export interface PredictionRow {
+  readonly machine_id: number;
+  readonly bucket_ts: string;
+  readonly p_none: number;
+  readonly p_comp1: number;
+  readonly p_comp2: number;
+  readonly p_comp3: number;
+  readonly p_comp4: number;
+  readonly predicted_class: string;
+  readonly predicted_index: number;
+  readonly model_version: string;
+  readonly spec_hash: string;
+  readonly scored_at: string;
+  readonly source_topic: string;
+  readonly source_partition: number;
+  readonly source_offset: string;
+  readonly engine_version: string;
+}
+
+export interface FeatureVectorRow {
+  readonly machine_id: number;
+  readonly bucket_ts: string;
+  readonly spec_hash: string;
+  readonly feature_set: string;
+  readonly features: readonly number[];
+  readonly model_version: string;
+  readonly scored_at: string;
+  readonly engine_version: string;
+}
+
+export interface DeadLetterRow {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly payload_base64: string;
+  readonly payload_bytes: number;
+  readonly reason: string;
+  readonly stage: string;
+  readonly error_message: string;
+  readonly schema_id: number;
+  readonly machine_id: number;
+  readonly message_ts: string;
+  readonly dead_lettered_at: string;
+  readonly engine_version: string;
+}
+
+/** `YYYY-MM-DD hh:mm:ss` in UTC: the text form every ClickHouse version parses for DateTime('UTC'). */
+export function formatDateTime(epochMs: number): string {
+  return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Millisecond instant for DateTime64(3) on modern servers, whole seconds on 18.x. */
+export function formatInstant(epochMs: number, caps: Pick<ServerCapabilities, 'modernTypes'>): string {
+  if (!caps.modernTypes) return formatDateTime(epochMs);
+  return new Date(epochMs).toISOString().slice(0, 23).replace('T', ' ');
+}
