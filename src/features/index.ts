@@ -1,0 +1,26 @@
+/**
+ * Feature stage (feature set pdm-v1, ../shared/FEATURES.md). Other stages import only from here.
+ */
+export * from './spec.js';
+export { createFeatureEngine, type FeatureEngine, type FeatureEngineOptions } from './engine.js';
+export {
+  isDeadLetterOutcome,
+  type CloseResult,
+  type DeadLetterOutcome,
+  type DuplicateOutcome,
+  type EventOutcome,
+  type FeatureCounts,
+  type FeatureEngineStats,
+  type FeatureRow,
+  type SilentRun,
+} from './types.js';
+export { labelFor, LABEL_HORIZON_MS } from './label.js';
+export {
+  featureRows,
+  sideWatermark,
+  type FeatureBatch,
+  type FeatureInput,
+  type FeatureRowsOptions,
+  type SideWatermark,
+} from './operators.js';
+export { windowGeometry, MIN_SLOT_MS, type WindowGeometry } from './window-math.js';
