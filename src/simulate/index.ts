@@ -17,3 +17,5 @@ export {
   type WriteReferenceCsvOptions,
 } from './reference-csv-writer.js';
 export { CSV_FILE_NAMES, CSV_HEADERS, TIMED_KINDS, parseCsvDate, formatCsvDate } from './csv-format.js';
+export { createFleet, FLEET_DEFAULTS, type Fleet, type FleetOptions } from './fleet.js';
+export { createRng, deriveSeed, type Rng } from './prng.js';
