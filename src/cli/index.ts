@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ENGINE_VERSION } from '../shared/version.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerSchemasCommand } from './schemas.js';
+import { registerScoreCommand } from './score.js';
 
 /** One file per command; each registers itself on the program. */
 export function buildProgram(): Command {
@@ -11,5 +12,6 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerMigrateCommand(program);
   registerSchemasCommand(program);
+  registerScoreCommand(program);
   return program;
 }

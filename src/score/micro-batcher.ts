@@ -1,0 +1,182 @@
+import type { ClassName } from '../features/spec.js';
+import { PdmError } from '../shared/errors.js';
+import type { ScoreInputRow, ScoredRow, Scorer } from './types.js';
+
+export interface MicroBatcherOptions {
+  readonly scorer: Scorer;
+  /** Rows per inference run; a run starts as soon as this many rows are waiting. @default 512 (PDM_SCORE_MAX_ROWS) */
+  readonly maxRows?: number;
+  /**
+   * Longest time a row waits for its run to fill up, from the moment it is submitted into an empty batch;
+   * 0 starts a run right after the submitting call returns. @default 200 (PDM_SCORE_MAX_WAIT_MS)
+   */
+  readonly maxWaitMs?: number;
+  readonly nFeatures: number;
+  /** Output classes in model order (ModelPackage.classes). */
+  readonly classes: readonly ClassName[];
+  /** Written into every result (ModelPackage.modelVersion). */
+  readonly modelVersion: string;
+  /** Called after every inference run, e.g. for metrics. */
+  readonly onRun?: (run: {
+    readonly rows: number;
+    readonly waitedMs: number;
+    readonly runMs: number;
+  }) => void;
+}
+
+export interface MicroBatcher {
+  /**
+   * Queues `rows` and resolves with their results in the same order once every one of them has been
+   * scored. Rows of one call may be split over several runs and share runs with other calls.
+   *
+   * Backpressure is per call: the promise settles only when the rows are scored, so a caller that awaits
+   * each submission (the pipeline does: predictions must be written before offsets commit) has at most one
+   * submission in flight. `queuedRows()` tells how many rows wait or run, for pausing a consumer or a gauge.
+   */
+  submit(rows: readonly ScoreInputRow[]): Promise<ScoredRow[]>;
+  /** Starts a run with whatever is waiting, without waiting for `maxWaitMs`; resolves when all queued rows are scored. */
+  flush(): Promise<void>;
+  queuedRows(): number;
+  /** Flushes, then closes the scorer. Later `submit` calls reject. */
+  close(): Promise<void>;
+}
+
+interface Ticket {
+  readonly results: ScoredRow[];
+  remaining: number;
+  resolve(rows: ScoredRow[]): void;
+  reject(err: unknown): void;
+}
+
+/** Where a waiting row's result goes: its ticket and its index in the submitted array. */
+interface Slot {
+  readonly row: ScoreInputRow;
+  readonly ticket: Ticket;
+  readonly index: number;
+}
+
+export function createMicroBatcher(options: MicroBatcherOptions): MicroBatcher {
+  const { scorer, nFeatures, classes, modelVersion, onRun } = options;
+  const maxRows = options.maxRows ?? 512;
+  const maxWaitMs = options.maxWaitMs ?? 200;
+  if (!Number.isInteger(maxRows) || maxRows < 1)
+    throw new RangeError(`maxRows must be a positive integer, got ${maxRows}`);
+  if (!(maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${maxWaitMs}`);
+  const nClasses = classes.length;
+
+  let waiting: Slot[] = [];
+  let waitingSince = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlightRows = 0;
+  // Runs are chained: one inference at a time, in submission order (the worker has one thread anyway).
+  let tail: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  function dispatch(): void {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    const waitedMs = Date.now() - waitingSince;
+    while (waiting.length > 0) {
+      const batch = waiting.length > maxRows ? waiting.splice(0, maxRows) : waiting;
+      if (batch === waiting) waiting = [];
+      inFlightRows += batch.length;
+      tail = tail.then(() => run(batch, waitedMs));
+    }
+  }
+
+  async function run(batch: Slot[], waitedMs: number): Promise<void> {
+    const n = batch.length;
+    // One tensor per run; the float64 → float32 rounding here is the same as train/'s astype(np.float32).
+    const input = new Float32Array(n * nFeatures);
+    for (let r = 0; r < n; r++) {
+      const values = (batch[r] as Slot).row.values;
+      if (values.length !== nFeatures) {
+        failBatch(
+          batch,
+          new PdmError(`row ${r} has ${values.length} values, the model takes ${nFeatures}`, {
+            code: 'SCORER_INPUT',
+            stage: 'score',
+          }),
+        );
+        return;
+      }
+      for (let f = 0; f < nFeatures; f++) input[r * nFeatures + f] = values[f] as number;
+    }
+    const t0 = performance.now();
+    let probs: Float32Array;
+    try {
+      probs = await scorer.score(input, n);
+    } catch (err) {
+      failBatch(batch, err);
+      return;
+    }
+    const runMs = performance.now() - t0;
+    inFlightRows -= n;
+    for (let r = 0; r < n; r++) {
+      const slot = batch[r] as Slot;
+      const p = probs.subarray(r * nClasses, (r + 1) * nClasses);
+      let best = 0;
+      for (let k = 1; k < nClasses; k++) if ((p[k] as number) > (p[best] as number)) best = k;
+      slot.ticket.results[slot.index] = {
+        machineId: slot.row.machineId,
+        bucketMs: slot.row.bucketMs,
+        probabilities: p,
+        predictedIndex: best,
+        predictedClass: classes[best] as ClassName,
+        modelVersion,
+      };
+      if (--slot.ticket.remaining === 0) slot.ticket.resolve(slot.ticket.results);
+    }
+    onRun?.({ rows: n, waitedMs, runMs });
+  }
+
+  function failBatch(batch: Slot[], err: unknown): void {
+    inFlightRows -= batch.length;
+    // A ticket may span several runs: reject it once; its other rows' results are dropped with it.
+    for (const slot of batch) slot.ticket.reject(err);
+  }
+
+  return {
+    submit(rows) {
+      if (closed)
+        return Promise.reject(
+          new PdmError('micro-batcher is closed', { code: 'SCORER_CLOSED', stage: 'score' }),
+        );
+      if (rows.length === 0) return Promise.resolve([]);
+      return new Promise<ScoredRow[]>((resolve, reject) => {
+        const ticket: Ticket = {
+          results: new Array<ScoredRow>(rows.length),
+          remaining: rows.length,
+          resolve,
+          reject,
+        };
+        for (let i = 0; i < rows.length; i++) {
+          // The wait clock starts when a row enters an empty batch: no row waits longer than maxWaitMs.
+          if (waiting.length === 0) waitingSince = Date.now();
+          waiting.push({ row: rows[i] as ScoreInputRow, ticket, index: i });
+          if (waiting.length >= maxRows) dispatch();
+        }
+        if (waiting.length > 0 && timer === undefined) {
+          if (maxWaitMs === 0) queueMicrotask(dispatch);
+          else timer = setTimeout(dispatch, Math.max(0, maxWaitMs - (Date.now() - waitingSince)));
+        }
+      });
+    },
+    async flush() {
+      dispatch();
+      await tail;
+    },
+    queuedRows() {
+      return waiting.length + inFlightRows;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      dispatch();
+      await tail;
+      await scorer.close();
+    },
+  };
+}

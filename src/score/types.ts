@@ -1,0 +1,39 @@
+import type { ClassName } from '../features/spec.js';
+
+/**
+ * The inference backend behind the scorer (house style rule 1): one adapter file per library. Rows are a
+ * row-major float32 matrix `nRows × nFeatures`; the result is `nRows × nClasses` probabilities in the
+ * package's class order.
+ *
+ * Ownership: `score` may transfer `rows.buffer` to another thread (the worker scorer does), after which the
+ * caller's array is detached. Pass an array you do not reuse.
+ */
+export interface Scorer {
+  score(rows: Float32Array, nRows: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** A row to score: the feature stage's `FeatureRow` satisfies it. */
+export interface ScoreInputRow {
+  readonly machineId: number;
+  /** Bucket instant B, epoch ms UTC. */
+  readonly bucketMs: number;
+  /** FEATURE_COUNT values in FEATURE_NAMES order. */
+  readonly values: ArrayLike<number>;
+}
+
+/** One scored row. */
+export interface ScoredRow {
+  readonly machineId: number;
+  readonly bucketMs: number;
+  /**
+   * Class probabilities in CLASSES order. A view into the batch's output buffer (no per-row copy): copy it
+   * if you keep it longer than the batch's other rows.
+   */
+  readonly probabilities: Float32Array;
+  /** Index into CLASSES of the largest probability (first one on ties, like numpy's argmax). */
+  readonly predictedIndex: number;
+  readonly predictedClass: ClassName;
+  /** `<name>/<version>` of the model package. */
+  readonly modelVersion: string;
+}

@@ -1,0 +1,255 @@
+"""Train a pdm-stream model and write a model package.
+
+    python train/train.py --features FEATURES.csv [--failures failures.csv] --out models/pdm-default/1 \
+        [--name pdm-default] [--version 1] [--fast] [--expect-spec-hash HEX]
+
+Reads the labelled rows written by `pdm-stream features build --labels` (and its .meta.json sidecar), splits
+them by time, trains a random forest and a histogram gradient-boosting model, keeps the better one on the
+validation range, exports it to ONNX, checks onnxruntime against scikit-learn, and writes model.onnx,
+model.json, fixtures.json, report.md and two PNGs into --out. Exits non-zero with a message on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pdm_train import candidates as cand  # noqa: E402
+from pdm_train import export, report  # noqa: E402
+from pdm_train.data import InputError, failures_from_labels, load_failures, load_features, temporal_split  # noqa: E402
+from pdm_train.evaluate import (  # noqa: E402
+    choose_thresholds,
+    evaluate_range,
+    failure_within_horizon,
+    alerts,
+    lead_time,
+    macro_average_precision,
+)
+
+FORMAT_VERSION = 1
+MAX_ONNX_BYTES = 8 * 1024 * 1024
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _libraries() -> dict:
+    import matplotlib
+    import onnx
+    import onnxruntime
+    import pandas
+    import skl2onnx
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+
+
+def _log(msg: str) -> None:
+    print(f"[train] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--features", required=True, help="labelled feature CSV (with its .meta.json sidecar)")
+    ap.add_argument("--failures", help="reference-format failures.csv; default: derived from the labels")
+    ap.add_argument("--out", required=True, help="package directory to write, e.g. models/pdm-default/1")
+    ap.add_argument("--name", default="pdm-default")
+    ap.add_argument("--version", default="1")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--fast", action="store_true", help="few trees (CI)")
+    ap.add_argument("--train-frac", type=float, default=0.6)
+    ap.add_argument("--val-frac", type=float, default=0.2)
+    ap.add_argument("--target-precision", type=float, default=0.7)
+    ap.add_argument("--expect-spec-hash", help="refuse a feature file whose specHash differs")
+    ap.add_argument("--candidates", default=",".join(cand.CANDIDATES))
+    args = ap.parse_args(argv)
+
+    try:
+        fs = load_features(args.features, args.expect_spec_hash)
+        failures = load_failures(args.failures) if args.failures else failures_from_labels(fs)
+        train, val, test = temporal_split(fs, args.train_frac, args.val_frac)
+    except InputError as e:
+        print(f"train: {e}", file=sys.stderr)
+        return 2
+    bucket_ms = int(fs.meta.get("bucketMs", 43_200_000))
+    classes = fs.classes
+    _log(f"{len(fs.y)} rows, {len(failures.ts_ms)} failures; train {int(train.mask.sum())}, "
+         f"validation {int(val.mask.sum())}, test {int(test.mask.sum())} rows")
+    for s in (train, val):
+        missing = [c for i, c in enumerate(classes) if not (fs.y[s.mask] == i).any()]
+        if missing:
+            print(f"train: the {s.name} range has no rows of class {missing}; simulate more machines or days", file=sys.stderr)
+            return 2
+
+    Xtr, ytr = fs.X[train.mask], fs.y[train.mask]
+    Xva, yva = fs.X[val.mask], fs.y[val.mask]
+    truth_va = failure_within_horizon(fs.machine[val.mask], fs.bucket_ms[val.mask], failures, len(classes) - 1)
+
+    results: dict[str, dict] = {}
+    fitted = {}
+    for name in args.candidates.split(","):
+        model = cand.make(name, args.seed, args.fast)
+        t0 = time.perf_counter()
+        model.fit(Xtr, ytr)
+        fit_s = time.perf_counter() - t0
+        proba = model.predict_proba(Xva)
+        th, reached = choose_thresholds(proba, truth_va, args.target_precision)
+        fired = alerts(proba, th)
+        lt = lead_time(fs.machine[val.mask], fs.bucket_ms[val.mask], fired, failures, val.start_ms, val.end_ms, classes[1:])
+        onnx_bytes = export.export(model, fs.X.shape[1], {})
+        results[name] = {
+            "leadTimeRecall": lt.recall,
+            "bucketPrecision": float(truth_va[fired].mean()) if fired.any() else None,
+            "macroAveragePrecision": macro_average_precision(yva, proba),
+            "thresholds": th.tolist(),
+            "targetReached": reached,
+            "onnxBytes": len(onnx_bytes),
+            "fitSeconds": fit_s,
+            "params": cand.params(model),
+        }
+        fitted[name] = model
+        _log(f"{name}: fit {fit_s:.1f}s, validation lead-time recall {lt.recall:.3f}, "
+             f"macro AP {results[name]['macroAveragePrecision']:.3f}, thresholds {th.tolist()}, ONNX {len(onnx_bytes)} B")
+
+    def key(n: str):
+        r = results[n]
+        fits = r["onnxBytes"] <= MAX_ONNX_BYTES
+        return (fits, round(r["leadTimeRecall"], 3), r["macroAveragePrecision"])
+
+    chosen = max(results, key=key)
+    others = [n for n in results if n != chosen]
+    why = (
+        f"Kept **{chosen}**: on the validation range it reaches lead-time recall "
+        f"{results[chosen]['leadTimeRecall']:.3f} at the validation-chosen thresholds and macro average precision "
+        f"{results[chosen]['macroAveragePrecision']:.3f}"
+        + "".join(
+            f", against {results[o]['leadTimeRecall']:.3f} and {results[o]['macroAveragePrecision']:.3f} for {o}"
+            for o in others
+        )
+        + ". Selection order: package fits in the size limit, then lead-time recall at the precision target (the "
+        "product goal), then macro average precision (threshold-free ranking quality) as the tie-break."
+    )
+    model = fitted[chosen]
+    thresholds = np.array(results[chosen]["thresholds"])
+
+    version_meta = {"name": args.name, "version": args.version, "featureSet": fs.meta["featureSet"], "specHash": fs.meta["specHash"]}
+    onnx_bytes = export.export(model, fs.X.shape[1], version_meta)
+    if len(onnx_bytes) > MAX_ONNX_BYTES:
+        print(f"train: ONNX model is {len(onnx_bytes)} bytes, over the {MAX_ONNX_BYTES} limit", file=sys.stderr)
+        return 3
+    sess = export.session(onnx_bytes)
+    par = export.parity(model, sess, fs.X[test.mask])
+    _log(f"parity sklearn vs onnxruntime: {par}")
+    if par["argmaxAgreement"] < 0.999 or par["maxAbsDiff"] > 1e-3:
+        print(f"train: onnxruntime does not reproduce the training library: {par}", file=sys.stderr)
+        return 4
+
+    # Metrics use onnxruntime's probabilities: those are what the engine will act on.
+    evals = {}
+    for s in (val, test):
+        proba = export.run(sess, fs.X[s.mask])
+        evals[s.name] = evaluate_range(
+            proba, fs.y[s.mask], fs.machine[s.mask], fs.bucket_ms[s.mask], failures, thresholds,
+            s.start_ms, s.end_ms, classes, bucket_ms,
+        )
+    lead_hours = evals["test"].pop("_leadHours")
+    evals["validation"].pop("_leadHours")
+    te = evals["test"]
+    goal = (
+        te["leadTime"]["recall"] == te["leadTime"]["recall"]  # not NaN
+        and te["leadTime"]["recall"] >= 0.8
+        and (te["alert"]["bucketPrecision"] or 0) >= 0.7
+    )
+
+    fx = export.fixtures(sess, fs.X[test.mask], fs.y[test.mask], fs.machine[test.mask], fs.bucket_ms[test.mask],
+                         export.split_points(onnx_bytes), per_class=6, seed=args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "model.onnx"), "wb") as f:
+        f.write(onnx_bytes)
+    with open(os.path.join(args.out, "fixtures.json"), "w", encoding="utf-8") as f:
+        json.dump({"modelSha256": export.sha256(onnx_bytes), **fx}, f)
+
+    model_json = {
+        "formatVersion": FORMAT_VERSION,
+        "name": args.name,
+        "version": args.version,
+        "createdAt": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "featureSet": fs.meta["featureSet"],
+        "specHash": fs.meta["specHash"],
+        "featureNames": fs.feature_names,
+        "classes": classes,
+        "bucketMs": bucket_ms,
+        "onnx": {
+            "file": "model.onnx",
+            "sha256": export.sha256(onnx_bytes),
+            "bytes": len(onnx_bytes),
+            "inputName": export.INPUT_NAME,
+            "inputType": "float32",
+            "probabilitiesOutput": export.PROBABILITIES,
+            "opset": export.TARGET_OPSET,
+        },
+        "algorithm": {"chosen": chosen, "params": results[chosen]["params"], "why": why, "classImbalance": cand.__doc__.strip().split("\n\n")[1]},
+        "alertRule": {
+            "kind": "per-class-threshold",
+            "description": "alert for component c when P(c) >= thresholds[c]",
+            "thresholds": {c: float(t) for c, t in zip(classes[1:], thresholds)},
+            "targetPrecision": args.target_precision,
+            "targetReached": dict(zip(classes[1:], results[chosen]["targetReached"])),
+            "chosenOn": "validation",
+        },
+        "ranges": {
+            s.name: {"start": _iso(s.start_ms), "end": _iso(s.end_ms), "startMs": s.start_ms, "endMs": s.end_ms,
+                     "rows": int(s.mask.sum())}
+            for s in (train, val, test)
+        },
+        "metrics": {"validation": evals["validation"], "test": te, "goalMet": bool(goal),
+                    "candidates": {n: {k: v for k, v in r.items() if k != "params"} for n, r in results.items()}},
+        "parity": {**par, "fixtureRows": len(fx["rows"])},
+        "libraries": _libraries(),
+        "training": {
+            "source": fs.meta.get("source", os.path.basename(args.features)),
+            "featureFile": os.path.basename(args.features),
+            "rows": int(len(fs.y)),
+            "failures": int(len(failures.ts_ms)),
+            "failuresFrom": "failures.csv" if args.failures else "labels (approximate)",
+            "seed": args.seed,
+            "fast": bool(args.fast),
+        },
+    }
+    with open(os.path.join(args.out, "model.json"), "w", encoding="utf-8") as f:
+        json.dump(model_json, f, indent=2)
+        f.write("\n")
+    report.confusion_png(os.path.join(args.out, report.CONFUSION_PNG), te["argmax"]["confusion"], classes,
+                         f"{args.name}/{args.version} test range, argmax")
+    report.lead_time_png(os.path.join(args.out, report.LEAD_TIME_PNG), lead_hours, te["leadTime"]["failures"],
+                         f"{args.name}/{args.version} test range, lead time of the first alert")
+    report.write_markdown(args.out, model_json, results)
+    print(json.dumps({
+        "out": args.out, "algorithm": chosen, "onnxBytes": len(onnx_bytes),
+        "testLeadTimeRecall": te["leadTime"]["recall"], "testBucketPrecision": te["alert"]["bucketPrecision"],
+        "testEpisodePrecision": te["alert"]["episode"]["precision"], "goalMet": bool(goal),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
