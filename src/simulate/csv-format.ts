@@ -2,7 +2,7 @@
  * The public predictive-maintenance data set's CSV dialect: file names, headers, dates and field parsing.
  * Pure functions shared by the reader and the writer so that what we write is exactly what we accept.
  */
-import { COMPONENTS, ERROR_IDS, MODELS } from '../features/spec.js';
+import { COMPONENTS, ERROR_IDS, MODELS } from '../features/index.js';
 import type { RecordKind } from '../shared/records.js';
 
 /** File name of each record kind without the optional `PdM_` prefix of the Kaggle/Azure distribution. */

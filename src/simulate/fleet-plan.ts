@@ -3,7 +3,7 @@
  * maintenance. Pure and deterministic: each machine and each process (failures of comp<k>, visits,
  * excursions) draws from its own seeded stream, so machine m is the same in a fleet of 5 or of 500.
  */
-import { COMPONENTS, ERROR_IDS, MODELS, SENSORS } from '../features/spec.js';
+import { COMPONENTS, ERROR_IDS, MODELS, SENSORS } from '../features/index.js';
 import { DAY_MS, HOUR_MS, type MachineRecord } from '../shared/records.js';
 import {
   DEGRADATION,

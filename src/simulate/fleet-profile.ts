@@ -4,7 +4,7 @@
  * be read, and tuned, without reading the generator.
  */
 import { DAY_MS } from '../shared/records.js';
-import type { Sensor } from '../features/spec.js';
+import type { Sensor } from '../features/index.js';
 
 export const MODEL_WEIGHTS = { model1: 16, model2: 17, model3: 35, model4: 32 } as const;
 export const MAX_AGE_YEARS = 20;

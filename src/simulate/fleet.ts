@@ -3,7 +3,7 @@
  * (maintenance, failures, drift episodes) are held in memory; telemetry and errors are drawn tick by tick,
  * so 1,000 machines × a year costs the same memory as 1,000 machines × a day.
  */
-import { ERROR_IDS, SENSORS } from '../features/spec.js';
+import { ERROR_IDS, SENSORS } from '../features/index.js';
 import { ConfigError } from '../shared/errors.js';
 import { DAY_MS, type FailureRecord, type MachineRecord, type PdmEvent } from '../shared/records.js';
 import { ERROR_RATE_PER_DAY, SENSOR_PROFILE } from './fleet-profile.js';

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, PdmError } from '../shared/errors.js';
 import type { PdmEvent, RecordKind } from '../shared/records.js';
-import { COMPONENTS, ERROR_IDS } from '../features/spec.js';
+import { COMPONENTS, ERROR_IDS } from '../features/index.js';
 import {
   CSV_FILE_NAMES,
   CSV_HEADERS,
