@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../shared/version.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerScoreCommand } from './score.js';
+import { registerStackCommand } from './stack.js';
 
 /** One file per command; each registers itself on the program. */
 export function buildProgram(): Command {
@@ -11,7 +13,9 @@ export function buildProgram(): Command {
     .version(ENGINE_VERSION)
     .showHelpAfterError();
   registerMigrateCommand(program);
+  registerRunCommand(program);
   registerSchemasCommand(program);
   registerScoreCommand(program);
+  registerStackCommand(program);
   return program;
 }

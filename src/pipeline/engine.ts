@@ -1,0 +1,284 @@
+/**
+ * The engine: ingest → decode → features → score → sink, dead letters → dlq, commits after acks.
+ *
+ * Ordering and commits: kafkajs hands over one partition's batch at a time (partitionsConsumedConcurrently
+ * = 1). A batch is decoded, applied to the feature state of its partition number, closable buckets are
+ * scored and written together with the batch's dead letters, and only when ClickHouse acknowledged all of
+ * it does the handler return, after which the source commits the batch's offsets. Window state is not
+ * committed anywhere: restore.ts rebuilds it by replay after every assignment.
+ */
+import type { Config } from '../config/index.js';
+import type { RecordDecoder } from '../decode/index.js';
+import type { DeadLetter } from '../dlq/index.js';
+import { createFeatureEngine, isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
+import type { BatchControl, RecordSource, SourceBatch, TopicPartition } from '../ingest/index.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { EngineMetrics } from '../shared/metrics.js';
+import type { PdmEvent } from '../shared/records.js';
+import { withRetry } from '../shared/retry.js';
+import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
+import { whileHeartbeating } from './heartbeat.js';
+import { emit, type OutputWriters, type RowScorer } from './outputs.js';
+import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
+import { createSideProgress, sideWatermarkMs, type SideProgress } from './side-progress.js';
+
+/** The topics the engine consumes: failures are labels for training only. */
+export const ENGINE_INPUTS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
+type InputKind = (typeof ENGINE_INPUTS)[number];
+
+interface PartitionTask {
+  readonly features: FeatureEngine;
+  readonly side: SideProgress;
+  /** Wall time of the last side end-offset refresh. */
+  sideRefreshedAt: number;
+}
+
+export interface EngineDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: EngineMetrics;
+  readonly source: RecordSource;
+  readonly decoder: RecordDecoder;
+  readonly scorer: RowScorer;
+  readonly ch: ClickHouseConnection;
+  readonly caps: ServerCapabilities;
+  readonly writers: OutputWriters;
+}
+
+export interface Engine {
+  /** Joins the group and starts processing; `done` settles when processing ends. */
+  start(): Promise<void>;
+  /** Settles when the engine stops; rejects on a non-retryable failure (offsets stay uncommitted). */
+  readonly done: Promise<void>;
+  /** Graceful: stop fetching, finish and commit the batch in progress, flush writers. */
+  stop(): Promise<void>;
+  /** True once partitions are assigned and state restore was planned. */
+  ready(): boolean;
+  featureStats(): { machines: number; stateBytes: number };
+}
+
+export function createEngine(deps: EngineDeps): Engine {
+  const { config, log, metrics, source, decoder } = deps;
+  const topics = config.kafka.topics;
+  const kindOfTopic = new Map<string, InputKind>(ENGINE_INPUTS.map((k) => [topics[k], k]));
+  const tasks = new Map<number, PartitionTask>();
+  /** Next offset to process per `topic:partition`, set by the restore seek. */
+  const nextOffset = new Map<string, bigint>();
+  /** Partitions whose first batch after the restore seek has not arrived yet. */
+  const awaitingSeek = new Set<string>();
+  let assignedOnce = false;
+  /** Batches wait for the latest assignment's restore to be planned and seeked. */
+  let assignment: Promise<void> = Promise.resolve();
+
+  function newTask(plan: RestorePlan): PartitionTask {
+    return {
+      features: createFeatureEngine({ ...config.features, resumeAfter: plan.resumeAfter }),
+      side: createSideProgress(),
+      sideRefreshedAt: 0,
+    };
+  }
+
+  function onAssigned(assigned: readonly TopicPartition[]): Promise<void> {
+    assignment = restore(assigned);
+    return assignment;
+  }
+
+  async function restore(assigned: readonly TopicPartition[]): Promise<void> {
+    const plan = await withRetry(
+      () =>
+        planRestore({
+          ch: deps.ch,
+          database: config.clickhouse.database,
+          modelVersion: deps.scorer.modelVersion,
+          bucketMs: config.features.bucketMs,
+          allowedLatenessMs: config.features.allowedLatenessMs,
+        }),
+      {
+        onRetry: (err, attempt) => {
+          log.warn({ attempt, err: errorMessage(err) }, 'restore planning: ClickHouse unavailable, retrying');
+        },
+      },
+    );
+    for (const t of tasks.values()) t.features.close();
+    tasks.clear();
+    nextOffset.clear();
+    awaitingSeek.clear();
+    for (const tp of assigned) {
+      const kind = kindOfTopic.get(tp.topic);
+      if (kind === undefined) continue;
+      let task = tasks.get(tp.partition);
+      if (task === undefined) {
+        task = newTask(plan);
+        tasks.set(tp.partition, task);
+      }
+      const offset = await source.offsetForTimestamp(tp, replayStartMs(kind, plan));
+      source.seek(tp, offset);
+      nextOffset.set(`${tp.topic}:${tp.partition}`, BigInt(offset));
+      awaitingSeek.add(`${tp.topic}:${tp.partition}`);
+      if (kind !== 'telemetry') task.side[kind].position = BigInt(offset);
+    }
+    log.info(
+      {
+        partitions: [...tasks.keys()],
+        replayFrom: plan.replayFromMs === undefined ? 'earliest' : new Date(plan.replayFromMs).toISOString(),
+        machinesWithOutput: plan.resumeAfter.size,
+      },
+      'state restore: replaying inputs',
+    );
+    assignedOnce = true;
+  }
+
+  /** Log end offsets of this partition's side topics, fetched after the batch that wants to close buckets. */
+  async function refreshSideEnds(partition: number, task: PartitionTask, receivedAt: number): Promise<void> {
+    if (task.sideRefreshedAt >= receivedAt) return;
+    task.sideRefreshedAt = Date.now();
+    for (const kind of ['errors', 'maintenance', 'machines'] as const) {
+      const end = (await source.endOffsets(topics[kind])).get(partition);
+      if (end !== undefined) task.side[kind].end = BigInt(end);
+    }
+  }
+
+  function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
+    const events: PdmEvent[] = [];
+    const messageIndex: number[] = [];
+    batch.messages.forEach((m, i) => {
+      const r = decoder.decode(kind, m.value, m.key);
+      if (r.ok) {
+        events.push({ kind, record: r.record } as PdmEvent);
+        messageIndex.push(i);
+      } else {
+        metrics.outcomes.inc({ reason: r.reason });
+        deadLetters.push({
+          message: m,
+          reason: r.reason,
+          stage: 'decode',
+          error: r.message,
+          schemaId: r.schemaId,
+        });
+      }
+    });
+    return { events, messageIndex };
+  }
+
+  async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<boolean> {
+    await assignment;
+    const receivedAt = Date.now();
+    const kind = kindOfTopic.get(fetched.topic);
+    const task = tasks.get(fetched.partition);
+    const key = `${fetched.topic}:${fetched.partition}`;
+    const expected = nextOffset.get(key);
+    if (kind === undefined || task === undefined || expected === undefined) {
+      throw new Error(`batch for unassigned ${fetched.topic}[${fetched.partition}] (programmer error)`);
+    }
+    // A batch fetched from the old position before the seek took effect starts past the seek offset:
+    // drop it uncommitted (the seek re-delivers). Compacted `machines` may legitimately start later.
+    const first = BigInt(fetched.messages[0]?.offset ?? '0');
+    if (awaitingSeek.has(key) && kind !== 'machines' && first > expected) return false;
+    awaitingSeek.delete(key);
+    const batch =
+      fetched.messages.length > 0 && BigInt(fetched.messages[0]?.offset ?? '0') < expected
+        ? { ...fetched, messages: fetched.messages.filter((m) => BigInt(m.offset) >= expected) }
+        : fetched;
+    if (batch.messages.length === 0) return false;
+    metrics.recordsIn.inc({ topic: batch.topic }, batch.messages.length);
+    metrics.batchSize.observe({ topic: batch.topic }, batch.messages.length);
+
+    // A registry outage is transient: hold this batch (heartbeating) until it answers; never dead-letter.
+    await whileHeartbeating(
+      control,
+      withRetry(() => decoder.prepare(batch.messages.map((m) => m.value)), {
+        onRetry: (err, attempt, delayMs) => {
+          metrics.registryErrors.inc();
+          metrics.paused.set(1);
+          log.warn(
+            { attempt, delayMs, err: errorMessage(err) },
+            'schema registry unavailable; holding batch',
+          );
+        },
+      }),
+    );
+    metrics.paused.set(0);
+
+    const deadLetters: DeadLetter[] = [];
+    const { events, messageIndex } = decodeBatch(kind, batch, deadLetters);
+    for (const o of task.features.ingest(events)) {
+      metrics.outcomes.inc({ reason: o.kind });
+      if (!isDeadLetterOutcome(o)) {
+        metrics.duplicates.inc();
+        continue;
+      }
+      const message = batch.messages[messageIndex[o.index] ?? -1];
+      if (message === undefined) throw new Error('feature outcome index out of range (programmer error)');
+      deadLetters.push({
+        message,
+        reason: o.kind,
+        stage: 'features',
+        error: o.message,
+        machineId: o.machineId,
+      });
+    }
+
+    const last = batch.messages[batch.messages.length - 1];
+    if (last === undefined) return false;
+    nextOffset.set(key, BigInt(last.offset) + 1n);
+    if (kind !== 'telemetry') {
+      const s = task.side[kind];
+      s.position = BigInt(last.offset) + 1n;
+      s.end = BigInt(batch.highWatermark);
+      for (const e of events) if ('ts' in e.record && e.record.ts > s.maxTs) s.maxTs = e.record.ts;
+    } else {
+      await refreshSideEnds(batch.partition, task, receivedAt);
+    }
+    task.features.advanceSideWatermark(sideWatermarkMs(task.side, config.features.allowedLatenessMs));
+    const closed = task.features.closeReady();
+    for (const run of closed.silent) metrics.silentMachineBuckets.inc(run.buckets);
+    metrics.consumerLag.set(
+      { topic: batch.topic, partition: String(batch.partition) },
+      Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n),
+    );
+
+    await whileHeartbeating(
+      control,
+      emit(
+        { scorer: deps.scorer, writers: deps.writers, caps: deps.caps, metrics },
+        closed.rows,
+        deadLetters,
+        { topic: batch.topic, partition: batch.partition, offset: last.offset },
+        receivedAt,
+      ),
+    );
+    const st = featureStats();
+    metrics.machinesTracked.set(st.machines);
+    metrics.featureStateBytes.set(st.stateBytes);
+    return true;
+  }
+
+  function featureStats() {
+    let machines = 0;
+    let stateBytes = 0;
+    for (const t of tasks.values()) {
+      const s = t.features.stats();
+      machines += s.machines;
+      stateBytes += s.stateBytes;
+    }
+    return { machines, stateBytes };
+  }
+
+  return {
+    start: () => source.start({ onAssigned, onBatch }),
+    done: source.done,
+    async stop() {
+      await source.stop();
+      await Promise.all([
+        deps.writers.predictions.close(),
+        deps.writers.features.close(),
+        deps.writers.deadLetters.close(),
+      ]);
+      for (const t of tasks.values()) t.features.close();
+      tasks.clear();
+    },
+    ready: () => assignedOnce,
+    featureStats,
+  };
+}

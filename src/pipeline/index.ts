@@ -1,0 +1,12 @@
+export { createEngine, ENGINE_INPUTS, type Engine, type EngineDeps } from './engine.js';
+export { startEngine, type RunningEngine } from './start.js';
+export { startOpsServer, type OpsServer, type OpsServerOptions } from './ops-server.js';
+export { planRestore, replayStartMs, type RestorePlan } from './restore.js';
+export {
+  sideWatermarkMs,
+  createSideProgress,
+  isCaughtUp,
+  SIDE_KINDS,
+  type SideProgress,
+} from './side-progress.js';
+export type { RowScorer, ScoredLike, OutputWriters } from './outputs.js';

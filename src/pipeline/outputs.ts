@@ -1,0 +1,123 @@
+/** Turns closed buckets into table rows and writes them; resolves only when ClickHouse acknowledged all. */
+import { FEATURE_SET, SPEC_HASH, type FeatureRow } from '../features/index.js';
+import type { DeadLetter, DeadLetterSink } from '../dlq/index.js';
+import type { EngineMetrics } from '../shared/metrics.js';
+import { ENGINE_VERSION } from '../shared/version.js';
+import {
+  formatDateTime,
+  formatInstant,
+  type BatchWriter,
+  type FeatureVectorRow,
+  type PredictionRow,
+  type ServerCapabilities,
+} from '../sink/index.js';
+
+/** What the pipeline needs from the scoring stage. */
+export interface RowScorer {
+  readonly modelVersion: string;
+  score(rows: readonly FeatureRow[]): Promise<readonly ScoredLike[]>;
+}
+
+export interface ScoredLike {
+  readonly machineId: number;
+  readonly bucketMs: number;
+  readonly probabilities: ArrayLike<number>;
+  readonly predictedIndex: number;
+  readonly predictedClass: string;
+  readonly modelVersion: string;
+}
+
+export interface SourceCoordinates {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface OutputWriters {
+  readonly predictions: BatchWriter<PredictionRow>;
+  readonly features: BatchWriter<FeatureVectorRow>;
+  readonly deadLetters: DeadLetterSink;
+}
+
+export interface EmitContext {
+  readonly scorer: RowScorer;
+  readonly writers: OutputWriters;
+  readonly caps: ServerCapabilities;
+  readonly metrics: EngineMetrics;
+}
+
+function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: string): PredictionRow {
+  const p = s.probabilities;
+  return {
+    machine_id: s.machineId,
+    bucket_ts: formatDateTime(s.bucketMs),
+    p_none: p[0] ?? 0,
+    p_comp1: p[1] ?? 0,
+    p_comp2: p[2] ?? 0,
+    p_comp3: p[3] ?? 0,
+    p_comp4: p[4] ?? 0,
+    predicted_class: s.predictedClass,
+    predicted_index: s.predictedIndex,
+    model_version: s.modelVersion,
+    spec_hash: SPEC_HASH,
+    scored_at: scoredAt,
+    source_topic: at.topic,
+    source_partition: at.partition,
+    source_offset: at.offset,
+    engine_version: ENGINE_VERSION,
+  };
+}
+
+function featureVectorRow(r: FeatureRow, modelVersion: string, scoredAt: string): FeatureVectorRow {
+  return {
+    machine_id: r.machineId,
+    bucket_ts: formatDateTime(r.bucketMs),
+    spec_hash: SPEC_HASH,
+    feature_set: FEATURE_SET,
+    features: Array.from(r.values),
+    model_version: modelVersion,
+    scored_at: scoredAt,
+    engine_version: ENGINE_VERSION,
+  };
+}
+
+/**
+ * Scores `rows`, then writes predictions, the scored feature vectors and `deadLetters` in parallel.
+ * Resolves when all three are acknowledged (the caller commits offsets only then).
+ */
+export async function emit(
+  ctx: EmitContext,
+  rows: readonly FeatureRow[],
+  deadLetters: readonly DeadLetter[],
+  at: SourceCoordinates,
+  receivedAtMs: number,
+): Promise<void> {
+  const writes: Promise<void>[] = [];
+  if (deadLetters.length > 0) {
+    writes.push(
+      ctx.writers.deadLetters.write(deadLetters).then(() => {
+        for (const d of deadLetters)
+          ctx.metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
+      }),
+    );
+  }
+  if (rows.length > 0) {
+    const started = performance.now();
+    const scored = await ctx.scorer.score(rows);
+    ctx.metrics.inferenceSeconds.observe((performance.now() - started) / 1000);
+    ctx.metrics.inferenceBatchRows.observe(rows.length);
+    if (scored.length !== rows.length)
+      throw new Error(`scorer returned ${scored.length} results for ${rows.length} rows`);
+    const scoredAt = formatInstant(Date.now(), ctx.caps);
+    const predictions = scored.map((s) => predictionRow(s, at, scoredAt));
+    const vectors = rows.map((r) => featureVectorRow(r, ctx.scorer.modelVersion, scoredAt));
+    writes.push(
+      ctx.writers.predictions.write(predictions).then(() => {
+        ctx.metrics.predictions.inc(predictions.length);
+        ctx.metrics.eventToWriteSeconds.observe((Date.now() - receivedAtMs) / 1000);
+      }),
+      ctx.writers.features.write(vectors),
+    );
+  }
+  await Promise.all(writes);
+}
