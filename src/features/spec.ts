@@ -40,21 +40,28 @@ export const FEATURE_NAMES: readonly string[] = buildFeatureNames();
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
 /**
- * Canonical text of the spec's semantics. Editing a rule here (or a name/order above) changes the hash and
- * makes every existing model package incompatible, on purpose.
+ * Canonical text of the spec's semantics for a given feature order and class list. Editing a rule here (or a
+ * name/order above) changes the hash and makes every existing model package incompatible, on purpose.
  */
-const SPEC_TEXT = [
-  `feature_set=${FEATURE_SET}`,
-  `features=${FEATURE_NAMES.join(',')}`,
-  `classes=${CLASSES.join(',')}`,
-  'sensor_windows=(B-W,B];mean;sample_std(n-1);std_single=0',
-  `error_window=(B-${ERROR_WINDOW_HOURS}h,B];count`,
-  `replacement=days_since_last(ts<=B);cap=${REPLACEMENT_CAP_DAYS};none=${REPLACEMENT_CAP_DAYS}`,
-  'age=latest;unknown=-1',
-  'model=one_hot;unknown=all_zero',
-  'silent=no_telemetry_in_(B-12h,B]_not_scored',
-  `label=earliest_failure_in_(B,B+${LABEL_HORIZON_DAYS}d]`,
-].join('\n');
+function specText(featureNames: readonly string[], classes: readonly string[]): string {
+  return [
+    `feature_set=${FEATURE_SET}`,
+    `features=${featureNames.join(',')}`,
+    `classes=${classes.join(',')}`,
+    'sensor_windows=(B-W,B];mean;sample_std(n-1);std_single=0',
+    `error_window=(B-${ERROR_WINDOW_HOURS}h,B];count`,
+    `replacement=days_since_last(ts<=B);cap=${REPLACEMENT_CAP_DAYS};none=${REPLACEMENT_CAP_DAYS}`,
+    'age=latest;unknown=-1',
+    'model=one_hot;unknown=all_zero',
+    'silent=no_telemetry_in_(B-12h,B]_not_scored',
+    `label=earliest_failure_in_(B,B+${LABEL_HORIZON_DAYS}d]`,
+  ].join('\n');
+}
+
+/** sha256 (hex) of the spec text for this feature order and class list; SPEC_HASH is it for pdm-v1. */
+export function specHash(featureNames: readonly string[], classes: readonly string[]): string {
+  return createHash('sha256').update(specText(featureNames, classes)).digest('hex');
+}
 
 /** sha256 of the spec text, hex. Model packages must carry exactly this value. */
-export const SPEC_HASH: string = createHash('sha256').update(SPEC_TEXT).digest('hex');
+export const SPEC_HASH: string = specHash(FEATURE_NAMES, CLASSES);
