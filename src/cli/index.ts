@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../shared/version.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerReportCommand } from './report.js';
 import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerScoreCommand } from './score.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(ENGINE_VERSION)
     .showHelpAfterError();
   registerMigrateCommand(program);
+  registerReportCommand(program);
   registerRunCommand(program);
   registerSchemasCommand(program);
   registerScoreCommand(program);
