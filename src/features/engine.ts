@@ -21,8 +21,6 @@ import {
   createMachineState,
   nextBucket,
   setMetadata,
-  typedArrayBytes,
-  typedArrayCount,
   type CloseOutput,
   type MachineState,
 } from './machine-state.js';
@@ -37,6 +35,7 @@ import {
   modelIndex,
 } from './validate.js';
 import { COMPONENTS, ERROR_IDS } from './spec.js';
+import { createByteAccount } from './sorted-records.js';
 import { windowGeometry, type WindowGeometry } from './window-math.js';
 
 export interface FeatureEngineOptions extends FeatureConfig {
@@ -116,6 +115,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   /** Machines with buckets the telemetry watermark allows but the side watermark does not (yet). */
   let blocked = new Set<MachineState>();
   const counts = emptyCounts();
+  let account = createByteAccount();
   let closed = false;
 
   function assertOpen(): void {
@@ -126,7 +126,11 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   function stateFor(machineId: number): MachineState {
     let st = machines.get(machineId);
     if (st === undefined) {
-      st = createMachineState(machineId, Math.max(resumeAll, resumeAfter?.get(machineId) ?? resumeAll));
+      st = createMachineState(
+        machineId,
+        Math.max(resumeAll, resumeAfter?.get(machineId) ?? resumeAll),
+        account,
+      );
       machines.set(machineId, st);
     }
     return st;
@@ -304,17 +308,13 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     if (upToMs > st.suppressUpTo) st.suppressUpTo = upToMs;
   }
 
+  /** O(1): buffers keep a running byte total (the engine calls this after every batch for metrics). */
   function stats(): FeatureEngineStats {
-    let bytes = 0;
-    let arrays = 0;
-    for (const st of machines.values()) {
-      bytes += typedArrayBytes(st);
-      arrays += typedArrayCount(st);
-    }
     return {
       machines: machines.size,
-      typedArrayBytes: bytes,
-      stateBytes: bytes + arrays * TYPED_ARRAY_OVERHEAD_BYTES + machines.size * MACHINE_OVERHEAD_BYTES,
+      typedArrayBytes: account.bytes,
+      stateBytes:
+        account.bytes + account.arrays * TYPED_ARRAY_OVERHEAD_BYTES + machines.size * MACHINE_OVERHEAD_BYTES,
       sideWatermarkMs: sideWatermark,
       counts: { ...counts },
     };
@@ -323,6 +323,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   function close(): void {
     closed = true;
     machines = new Map();
+    account = createByteAccount();
     queue = [];
     blocked = new Set();
   }

@@ -17,10 +17,10 @@ import {
   insertSorted,
   keyAt,
   lowerBound,
-  recordBytes,
   upperBound,
   createSortedRecords,
   findKey,
+  type ByteAccount,
   type SortedRecords,
 } from './sorted-records.js';
 import { COMPONENTS, ERROR_IDS, FEATURE_COUNT, MODELS, REPLACEMENT_CAP_DAYS, SENSORS } from './spec.js';
@@ -59,6 +59,8 @@ export interface MachineState {
   maintenance: SortedRecords | null;
   /** Per component, the latest replacement ts ≤ lastClosed; −∞ when none. */
   readonly replaced: Float64Array;
+  /** The engine's running byte total, updated when a buffer of this machine is allocated or resized. */
+  readonly account: ByteAccount;
 }
 
 /** Sink of one close pass. */
@@ -80,7 +82,14 @@ if (MODEL_OFFSET + MODELS.length !== FEATURE_COUNT) {
   throw new Error('feature layout of machine-state.ts does not match FEATURE_NAMES');
 }
 
-export function createMachineState(machineId: number, suppressUpTo: number): MachineState {
+export function createMachineState(
+  machineId: number,
+  suppressUpTo: number,
+  account: ByteAccount,
+): MachineState {
+  const replaced = new Float64Array(COMPONENTS.length).fill(Number.NEGATIVE_INFINITY);
+  account.bytes += replaced.byteLength;
+  account.arrays++;
   return {
     machineId,
     firstTs: Number.POSITIVE_INFINITY,
@@ -95,7 +104,8 @@ export function createMachineState(machineId: number, suppressUpTo: number): Mac
     seen: null,
     errors: null,
     maintenance: null,
-    replaced: new Float64Array(COMPONENTS.length).fill(Number.NEGATIVE_INFINITY),
+    replaced,
+    account,
   };
 }
 
@@ -117,7 +127,7 @@ function slotMinRecords(geo: WindowGeometry): number {
  */
 export function addTelemetry(st: MachineState, geo: WindowGeometry, r: TelemetryRecord): boolean {
   const ts = r.ts;
-  const seen = (st.seen ??= createSortedRecords(1, SEEN_MIN_RECORDS));
+  const seen = (st.seen ??= createSortedRecords(1, SEEN_MIN_RECORDS, st.account));
   const n = seen.len;
   if (n === 0 || keyAt(seen, n - 1) < ts) {
     insertAt(seen, n, ts);
@@ -126,7 +136,7 @@ export function addTelemetry(st: MachineState, geo: WindowGeometry, r: Telemetry
     if (i < n && keyAt(seen, i) === ts) return false;
     insertAt(seen, i, ts);
   }
-  const slots = (st.slots ??= createSortedRecords(SLOT_STRIDE, slotMinRecords(geo)));
+  const slots = (st.slots ??= createSortedRecords(SLOT_STRIDE, slotMinRecords(geo), st.account));
   const k = slotOf(ts, geo.slotMs);
   const i = findKey(slots, k);
   const off = i >= 0 ? i * SLOT_STRIDE : insertAt(slots, lowerBound(slots, k), k);
@@ -137,13 +147,13 @@ export function addTelemetry(st: MachineState, geo: WindowGeometry, r: Telemetry
 }
 
 export function addError(st: MachineState, ts: number, errorIdx: number): void {
-  const buf = (st.errors ??= createSortedRecords(2, EVENT_MIN_RECORDS));
+  const buf = (st.errors ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account));
   const off = insertSorted(buf, ts);
   buf.data[off + 1] = errorIdx;
 }
 
 export function addMaintenance(st: MachineState, ts: number, compIdx: number): void {
-  const buf = (st.maintenance ??= createSortedRecords(2, EVENT_MIN_RECORDS));
+  const buf = (st.maintenance ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account));
   const off = insertSorted(buf, ts);
   buf.data[off + 1] = compIdx;
 }
@@ -274,25 +284,4 @@ function prune(st: MachineState, geo: WindowGeometry): void {
   if (seen !== null) dropFront(seen, upperBound(seen, st.lastClosed));
   const errors = st.errors;
   if (errors !== null) dropFront(errors, upperBound(errors, next - geo.errorWindowMs));
-}
-
-/** Exact bytes of this machine's typed-array backing stores. */
-export function typedArrayBytes(st: MachineState): number {
-  let bytes = st.replaced.byteLength;
-  if (st.slots !== null) bytes += recordBytes(st.slots);
-  if (st.seen !== null) bytes += recordBytes(st.seen);
-  if (st.errors !== null) bytes += recordBytes(st.errors);
-  if (st.maintenance !== null) bytes += recordBytes(st.maintenance);
-  return bytes;
-}
-
-/** Number of typed arrays held (each costs a fixed header besides its bytes). */
-export function typedArrayCount(st: MachineState): number {
-  return (
-    1 +
-    (st.slots === null ? 0 : 1) +
-    (st.seen === null ? 0 : 1) +
-    (st.errors === null ? 0 : 1) +
-    (st.maintenance === null ? 0 : 1)
-  );
 }

@@ -13,10 +13,29 @@ export interface SortedRecords {
   readonly stride: number;
   /** Capacity (in records) never shrunk below. */
   readonly minCapacity: number;
+  /** Running total shared by all buffers of one engine, so that stats() is O(1). */
+  readonly account: ByteAccount;
 }
 
-export function createSortedRecords(stride: number, minCapacity: number): SortedRecords {
-  return { data: new Float64Array(stride * minCapacity), len: 0, stride, minCapacity };
+/** Bytes and number of typed arrays currently allocated by a set of buffers. */
+export interface ByteAccount {
+  bytes: number;
+  arrays: number;
+}
+
+export function createByteAccount(): ByteAccount {
+  return { bytes: 0, arrays: 0 };
+}
+
+export function createSortedRecords(
+  stride: number,
+  minCapacity: number,
+  account: ByteAccount,
+): SortedRecords {
+  const data = new Float64Array(stride * minCapacity);
+  account.bytes += data.byteLength;
+  account.arrays++;
+  return { data, len: 0, stride, minCapacity, account };
 }
 
 export function keyAt(buf: SortedRecords, index: number): number {
@@ -67,6 +86,7 @@ export function findKey(buf: SortedRecords, key: number): number {
 function resize(buf: SortedRecords, capacity: number): void {
   const next = new Float64Array(capacity * buf.stride);
   next.set(buf.data.subarray(0, buf.len * buf.stride));
+  buf.account.bytes += next.byteLength - buf.data.byteLength;
   buf.data = next;
 }
 
@@ -107,9 +127,4 @@ export function dropFront(buf: SortedRecords, count: number): void {
   if (capacity > buf.minCapacity && buf.len * 4 <= capacity) {
     resize(buf, Math.max(buf.minCapacity, buf.len * 2));
   }
-}
-
-/** Bytes of the backing store (the typed array object itself is accounted by the caller). */
-export function recordBytes(buf: SortedRecords): number {
-  return buf.data.byteLength;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  createByteAccount,
   createSortedRecords,
   dropFront,
   findKey,
@@ -15,7 +16,7 @@ function keys(buf: ReturnType<typeof createSortedRecords>): number[] {
 
 describe('SortedRecords', () => {
   it('keeps keys sorted whatever the insertion order and carries the payload along', () => {
-    const buf = createSortedRecords(2, 2);
+    const buf = createSortedRecords(2, 2, createByteAccount());
     for (const k of [5, 1, 9, 3, 7, 3]) {
       // insertSorted may reallocate: read buf.data after it.
       const off = insertSorted(buf, k);
@@ -32,7 +33,7 @@ describe('SortedRecords', () => {
     { key: 9, lower: 4, upper: 5, found: 4 },
     { key: 10, lower: 5, upper: 5, found: -1 },
   ])('bounds of $key', ({ key, lower, upper, found }) => {
-    const buf = createSortedRecords(1, 8);
+    const buf = createSortedRecords(1, 8, createByteAccount());
     for (const k of [1, 3, 3, 5, 9]) insertSorted(buf, k);
     expect(lowerBound(buf, key)).toBe(lower);
     expect(upperBound(buf, key)).toBe(upper);
@@ -41,7 +42,7 @@ describe('SortedRecords', () => {
   });
 
   it('drops a prefix and shrinks back after a burst', () => {
-    const buf = createSortedRecords(1, 4);
+    const buf = createSortedRecords(1, 4, createByteAccount());
     for (let k = 0; k < 1000; k++) insertSorted(buf, k);
     expect(buf.data.length).toBeGreaterThanOrEqual(1000);
     dropFront(buf, 998);
@@ -49,5 +50,19 @@ describe('SortedRecords', () => {
     expect(buf.data.length).toBeLessThanOrEqual(8);
     dropFront(buf, 5);
     expect(buf.len).toBe(0);
+  });
+});
+
+describe('ByteAccount', () => {
+  it('tracks allocated bytes through growth and shrinking', () => {
+    const account = createByteAccount();
+    const a = createSortedRecords(2, 4, account);
+    const b = createSortedRecords(1, 8, account);
+    expect(account).toEqual({ bytes: 2 * 4 * 8 + 8 * 8, arrays: 2 });
+    for (let k = 0; k < 100; k++) insertSorted(a, k);
+    expect(account.bytes).toBe(a.data.byteLength + b.data.byteLength);
+    dropFront(a, 99);
+    expect(account.bytes).toBe(a.data.byteLength + b.data.byteLength);
+    expect(a.data.byteLength).toBe(2 * 4 * 8);
   });
 });
