@@ -1,4 +1,4 @@
-import type { ClassName } from '../features/spec.js';
+import type { ClassName } from '../features/index.js';
 import { PdmError } from '../shared/errors.js';
 import type { ScoreInputRow, ScoredRow, Scorer } from './types.js';
 

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-// TODO(features index): import from '../features/index.js' once the feature stage exports its index.
-import { CLASSES, FEATURE_NAMES, FEATURE_SET, SPEC_HASH, type ClassName } from '../features/spec.js';
+import { CLASSES, FEATURE_NAMES, FEATURE_SET, SPEC_HASH, type ClassName } from '../features/index.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 
 /**

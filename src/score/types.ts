@@ -1,4 +1,4 @@
-import type { ClassName } from '../features/spec.js';
+import type { ClassName } from '../features/index.js';
 
 /**
  * The inference backend behind the scorer (house style rule 1): one adapter file per library. Rows are a
