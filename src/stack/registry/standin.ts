@@ -114,7 +114,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, route: Router, 
     }
     const body = method === 'POST' || method === 'PUT' ? await readJsonBody(req) : undefined;
     payload = handler(body, url.searchParams);
-    if (method !== 'GET') log.info({ method, path: url.pathname }, 'registry stand-in: changed');
   } catch (err) {
     const apiError =
       err instanceof RegistryApiError
@@ -130,6 +129,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, route: Router, 
     status = apiError.httpStatus;
     payload = apiError.toBody();
   }
+  if (method !== 'GET') log.info({ method, path: url.pathname, status }, 'registry stand-in: request');
   const text = JSON.stringify(payload);
   res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -1,0 +1,112 @@
+/**
+ * Where the local stack keeps its files. Everything lives under the cache directory (PDM_CACHE_DIR,
+ * git-ignored), resolved against the project root so that the CLI, tests and scripts agree whatever their
+ * working directory.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StackConfig } from '../config/index.js';
+
+/** The directory holding package.json: two levels above this file in src/ (tsx, vitest) and in dist/. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+export interface StackPaths {
+  readonly root: string;
+  readonly cacheDir: string;
+  readonly runDir: string;
+  readonly lockFile: string;
+  readonly kafka: {
+    /** Jars of one Kafka version, shared by every start. */
+    readonly libsDir: string;
+    readonly pom: string;
+    readonly dir: string;
+    readonly dataDir: string;
+    readonly logsDir: string;
+    readonly serverProperties: string;
+    readonly log4jProperties: string;
+    readonly stdoutLog: string;
+    readonly mavenLog: string;
+    readonly pidFile: string;
+  };
+  readonly registry: {
+    readonly dir: string;
+    readonly stdoutLog: string;
+    readonly pidFile: string;
+  };
+  readonly clickhouse: {
+    readonly dir: string;
+    readonly configXml: string;
+    readonly usersXml: string;
+    readonly dataDir: string;
+    readonly tmpDir: string;
+    readonly userFilesDir: string;
+    readonly formatSchemasDir: string;
+    readonly logsDir: string;
+    readonly serverLog: string;
+    readonly errorLog: string;
+    readonly stdoutLog: string;
+    readonly aptLog: string;
+    readonly pidFile: string;
+  };
+  /** The launcher that runs `stack registry-serve`, and the build output it needs. */
+  readonly cliLauncher: string;
+  readonly builtCli: string;
+}
+
+export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths {
+  const cacheDir = isAbsolute(stack.cacheDir) ? stack.cacheDir : resolve(root, stack.cacheDir);
+  const runDir = join(cacheDir, 'run');
+  const kafkaDir = join(cacheDir, 'kafka');
+  const kafkaLogs = join(kafkaDir, 'logs');
+  const registryDir = join(cacheDir, 'registry');
+  const chDir = join(cacheDir, 'clickhouse');
+  const chLogs = join(chDir, 'log');
+  return {
+    root,
+    cacheDir,
+    runDir,
+    lockFile: join(runDir, 'stack.lock'),
+    kafka: {
+      libsDir: join(cacheDir, `kafka-${stack.kafkaVersion}`, 'libs'),
+      pom: join(root, 'deploy', 'stack', 'kafka', 'pom.xml'),
+      dir: kafkaDir,
+      dataDir: join(kafkaDir, 'data'),
+      logsDir: kafkaLogs,
+      serverProperties: join(kafkaDir, 'server.properties'),
+      log4jProperties: join(kafkaDir, 'log4j.properties'),
+      stdoutLog: join(kafkaLogs, 'stdout.log'),
+      mavenLog: join(kafkaLogs, 'maven.log'),
+      pidFile: join(runDir, 'kafka.pid'),
+    },
+    registry: {
+      dir: registryDir,
+      stdoutLog: join(registryDir, 'registry.log'),
+      pidFile: join(runDir, 'schema-registry.pid'),
+    },
+    clickhouse: {
+      dir: chDir,
+      configXml: join(chDir, 'config.xml'),
+      usersXml: join(chDir, 'users.xml'),
+      dataDir: join(chDir, 'data'),
+      tmpDir: join(chDir, 'tmp'),
+      userFilesDir: join(chDir, 'user_files'),
+      formatSchemasDir: join(chDir, 'format_schemas'),
+      logsDir: chLogs,
+      serverLog: join(chLogs, 'clickhouse-server.log'),
+      errorLog: join(chLogs, 'clickhouse-server.err.log'),
+      stdoutLog: join(chLogs, 'stdout.log'),
+      aptLog: join(chLogs, 'apt.log'),
+      pidFile: join(runDir, 'clickhouse.pid'),
+    },
+    cliLauncher: join(root, 'bin', 'pdm-stream.js'),
+    builtCli: join(root, 'dist', 'cli', 'stack.js'),
+  };
+}

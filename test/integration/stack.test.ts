@@ -1,0 +1,213 @@
+/**
+ * The local stack end to end, on its own: a private cache directory and ports the OS hands out, so it runs
+ * beside the shared stack the other integration tests use. up (cold) → status → up again (no-op) → real
+ * traffic → down → status → up (warm, same schema ids) → down; afterAll always stops what it started.
+ * Skipped when the environment points at external services (nothing local to manage then).
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/index.js';
+import { stackDown, stackPaths, stackStatus, stackUp, type StackLog } from '../../src/stack/index.js';
+import { commandLine, spawnDetached, stopOwned } from '../../src/stack/process.js';
+import { freePort, testConfig, uniqueToken } from '../support/stack-env.js';
+
+const quiet: StackLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const external = testConfig().stack.external;
+
+describe('owned processes (pid files + command-line markers)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdm-pids-'));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const idle = (marker: string, ignoreTerm = false) =>
+    spawnDetached({
+      command: process.execPath,
+      args: [
+        '-e',
+        `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setTimeout(() => {}, 60000)`,
+        marker,
+      ],
+      cwd: dir,
+      logFile: join(dir, `${marker}.log`),
+      pidFile: join(dir, `${marker}.pid`),
+      markers: [marker],
+    });
+
+  it('stops our process with SIGTERM and removes its pid file', async () => {
+    const marker = `pdm-marker-${uniqueToken()}`;
+    const pid = idle(marker);
+    expect(commandLine(pid)).toContain(marker);
+    expect(await stopOwned({ pidFile: join(dir, `${marker}.pid`), markers: [marker] }, 5_000)).toBe(
+      'stopped',
+    );
+    expect(commandLine(pid)).toBeUndefined();
+    expect(existsSync(join(dir, `${marker}.pid`))).toBe(false);
+  });
+
+  it('escalates to SIGKILL after the grace period', async () => {
+    const marker = `pdm-marker-${uniqueToken()}`;
+    const pid = idle(marker, true);
+    await sleep(300); // let node install its SIGTERM handler
+    expect(await stopOwned({ pidFile: join(dir, `${marker}.pid`), markers: [marker] }, 500)).toBe('killed');
+    expect(commandLine(pid)).toBeUndefined();
+  });
+
+  it('never signals a pid whose command line lacks the marker', async () => {
+    const pidFile = join(dir, 'foreign.pid');
+    writeFileSync(pidFile, `${process.pid}\n`);
+    expect(await stopOwned({ pidFile, markers: [`pdm-marker-${uniqueToken()}`] }, 500)).toBe('not-running');
+    expect(existsSync(pidFile)).toBe(false);
+    expect(commandLine(process.pid)).toBeDefined();
+  });
+});
+
+describe.skipIf(external)('local stack lifecycle (private cache dir and ports)', () => {
+  let cacheDir: string;
+  let config: Config;
+
+  beforeAll(async () => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'pdm-stack-it-'));
+    // ClickHouse runs as its own user and must be able to enter the cache dir.
+    chmodSync(cacheDir, 0o755);
+    const [kafka, controller, registry, chHttp, chTcp] = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => freePort()),
+    );
+    const ports = {
+      PDM_CACHE_DIR: cacheDir,
+      PDM_STACK_KAFKA_PORT: String(kafka),
+      PDM_STACK_KAFKA_CONTROLLER_PORT: String(controller),
+      PDM_STACK_REGISTRY_PORT: String(registry),
+      PDM_STACK_CLICKHOUSE_HTTP_PORT: String(chHttp),
+      PDM_STACK_CLICKHOUSE_TCP_PORT: String(chTcp),
+      PDM_STACK_KAFKA_HEAP: '-Xms128m -Xmx384m',
+    };
+    config = testConfig(ports);
+    const built = stackPaths(config.stack).builtCli;
+    if (!existsSync(built))
+      throw new Error(`${built} is missing: run \`npm run build\` before the integration tests`);
+  });
+
+  afterAll(async () => {
+    // Whatever happened above, leave no broker or server running.
+    await stackDown(config, quiet);
+    const pids = (await stackStatus(config)).services.filter((s) => s.pid !== undefined);
+    rmSync(cacheDir, { recursive: true, force: true });
+    expect(pids).toEqual([]);
+  });
+
+  it('starts all three services from an empty cache dir and reports them', async () => {
+    const up = await stackUp(config, quiet, { readyTimeoutMs: 90_000 });
+    expect(up.external).toBe(false);
+    expect(up.services.map((s) => [s.name, s.outcome])).toEqual([
+      ['kafka', 'started'],
+      ['schema-registry', 'started'],
+      ['clickhouse', 'started'],
+    ]);
+    const status = await stackStatus(config);
+    expect(status.ready).toBe(true);
+    for (const s of status.services) {
+      expect(s.state).toBe('running');
+      expect(s.pid).toBeGreaterThan(0);
+    }
+    expect(status.services.map((s) => s.address)).toEqual([
+      `${config.stack.host}:${config.stack.kafkaPort}`,
+      `http://${config.stack.host}:${config.stack.registryPort}`,
+      `http://${config.stack.host}:${config.stack.clickhouseHttpPort}`,
+    ]);
+    expect(status.services[1]?.description).toContain('local stand-in (Confluent REST subset)');
+    const paths = stackPaths(config.stack);
+    expect(existsSync(join(paths.kafka.libsDir, `kafka_2.13-${config.stack.kafkaVersion}.jar`))).toBe(true);
+    expect(readFileSync(join(paths.kafka.logsDir, 'server.log'), 'utf8')).toContain('Kafka Server started');
+  });
+
+  it('is a no-op when run again', async () => {
+    const before = (await stackStatus(config)).services.map((s) => s.pid);
+    const again = await stackUp(config, quiet);
+    expect(again.services.every((s) => s.outcome === 'already-running')).toBe(true);
+    expect((await stackStatus(config)).services.map((s) => s.pid)).toEqual(before);
+  });
+
+  it('carries real traffic: registry client, Kafka produce/consume in a group, ClickHouse query', async () => {
+    const registryUrl = `http://${config.stack.host}:${config.stack.registryPort}`;
+    const registry = new SchemaRegistry({ host: registryUrl, retry: { retries: 0 } });
+    const schema = {
+      type: 'record',
+      name: 'Ping',
+      namespace: 'io.pdmstream.test',
+      fields: [{ name: 'n', type: 'int' }],
+    };
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject: 'ping-value' },
+    );
+
+    const topic = `${config.kafka.topics.telemetry}-stack`;
+    const kafka = new Kafka({
+      clientId: 'stack-test',
+      brokers: [`${config.stack.host}:${config.stack.kafkaPort}`],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 2, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: '1', value: await registry.encode(id, { n: 42 }) }],
+    });
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: config.kafka.groupId });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const received = new Promise<unknown>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            if (message.value !== null) resolve(await registry.decode(message.value));
+          },
+        })
+        .catch(reject);
+    });
+    try {
+      expect(await Promise.race([received, sleep(60_000).then(() => 'timeout')])).toEqual({ n: 42 });
+    } finally {
+      await consumer.disconnect();
+    }
+
+    const ch = await fetch(
+      `http://${config.stack.host}:${config.stack.clickhouseHttpPort}/?query=${encodeURIComponent('SELECT 40 + 2')}`,
+    );
+    expect((await ch.text()).trim()).toBe('42');
+  });
+
+  it('stops only what it started, then comes back warm with the same schema ids', async () => {
+    const pids = (await stackStatus(config)).services.map((s) => s.pid);
+    const down = await stackDown(config, quiet);
+    expect(down.services.map((s) => s.outcome).every((o) => o === 'stopped' || o === 'killed')).toBe(true);
+    const after = await stackStatus(config);
+    expect(after.ready).toBe(false);
+    expect(after.services.map((s) => s.state)).toEqual(['stopped', 'stopped', 'stopped']);
+    for (const pid of pids) expect(pid === undefined ? undefined : commandLine(pid)).toBeUndefined();
+    expect((await stackDown(config, quiet)).services.every((s) => s.outcome === 'not-running')).toBe(true);
+
+    const warm = await stackUp(config, quiet, { readyTimeoutMs: 90_000 });
+    expect(warm.services.every((s) => s.outcome === 'started')).toBe(true);
+    const registryUrl = `http://${config.stack.host}:${config.stack.registryPort}`;
+    const latest = (await (await fetch(`${registryUrl}/subjects/ping-value/versions/latest`)).json()) as {
+      id: number;
+    };
+    expect(latest.id).toBe(1);
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * Settings for integration tests. Services come from the environment (KAFKA_BROKERS, SCHEMA_REGISTRY_URL,
+ * CLICKHOUSE_URL) or the local stack's defaults — always through loadConfig(), never from ports written in
+ * test files — with a unique topic prefix and consumer group per call so tests never see each other's
+ * records.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { loadConfig, type Config } from '../../src/config/index.js';
+
+/** A short random token usable in topic, group, table and database names. */
+export function uniqueToken(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/**
+ * loadConfig() over the current environment plus `overrides`, with `PDM_TOPIC_PREFIX=t<token>.` and
+ * `PDM_GROUP_ID=test-<token>` unless the overrides set them.
+ */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  const token = uniqueToken();
+  // loadConfig takes a whole environment; the test's own environment is the base it overrides.
+  return loadConfig({
+    ...process.env,
+    PDM_TOPIC_PREFIX: `t${token}.`,
+    PDM_GROUP_ID: `test-${token}`,
+    ...overrides,
+  });
+}
+
+/** A TCP port that was free a moment ago on `host` (the OS picks it; nothing is hard-coded). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
