@@ -19,7 +19,6 @@ import {
   addTelemetry,
   closeBuckets,
   createMachineState,
-  nextBucket,
   setMetadata,
   type CloseOutput,
   type MachineState,
@@ -35,6 +34,7 @@ import {
   modelIndex,
 } from './validate.js';
 import { COMPONENTS, ERROR_IDS } from './spec.js';
+import { createMachineTable } from './machine-table.js';
 import { createByteAccount } from './sorted-records.js';
 import { windowGeometry, type WindowGeometry } from './window-math.js';
 
@@ -82,7 +82,7 @@ export interface FeatureEngine {
  * SortedRecords objects, the map entry and ~130 bytes of header per typed array (JSTypedArray +
  * JSArrayBuffer + allocation header). Calibrated against heap deltas in bench/features.ts.
  */
-const MACHINE_OVERHEAD_BYTES = 260;
+const MACHINE_OVERHEAD_BYTES = 700;
 const TYPED_ARRAY_OVERHEAD_BYTES = 130;
 
 function emptyCounts(): FeatureCounts {
@@ -109,7 +109,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   const resumeAll = options.resumeAllAfterMs ?? Number.NEGATIVE_INFINITY;
   let sideWatermark = options.sideWatermarkMs ?? Number.NEGATIVE_INFINITY;
   let sideAdvanced = false;
-  let machines = new Map<number, MachineState>();
+  let machines = createMachineTable<MachineState>();
   /** Machines whose telemetry watermark advanced since the last close pass. */
   let queue: MachineState[] = [];
   /** Machines with buckets the telemetry watermark allows but the side watermark does not (yet). */
@@ -181,7 +181,6 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
             late(i, e, r.ts, st.lastClosed);
             break;
           }
-          const before = st.maxTs;
           if (!addTelemetry(st, geo, r)) {
             counts.duplicates++;
             outcomes.push({
@@ -194,7 +193,8 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
             break;
           }
           counts.telemetry++;
-          if (st.maxTs > before) enqueue(st);
+          // Only a machine whose telemetry watermark reached its next bucket has anything to close.
+          if (st.maxTs - allowedLatenessMs >= st.nextClose) enqueue(st);
           break;
         }
         case 'errors': {
@@ -284,7 +284,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
       st.queued = false;
       const byTelemetry = st.maxTs - allowedLatenessMs;
       closeBuckets(st, geo, Math.min(byTelemetry, sideWatermark), out);
-      const waiting = nextBucket(st, bucketMs) <= byTelemetry;
+      const waiting = st.nextClose <= byTelemetry;
       if (waiting !== st.blocked) {
         st.blocked = waiting;
         if (waiting) blocked.add(st);
@@ -322,7 +322,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
 
   function close(): void {
     closed = true;
-    machines = new Map();
+    machines = createMachineTable();
     account = createByteAccount();
     queue = [];
     blocked = new Set();

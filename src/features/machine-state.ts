@@ -39,8 +39,13 @@ import {
 
 export interface MachineState {
   readonly machineId: number;
-  /** Smallest accepted telemetry ts (decides the first bucket until one has closed); +∞ before any. */
-  firstTs: number;
+  /**
+   * The next bucket that can close: the first bucket ≥ the smallest accepted telemetry ts until one has
+   * closed (an earlier reading may still lower it), then the one after the last closed. +∞ before any
+   * telemetry. Cached so that the engine can tell from the state it already holds whether a reading made a
+   * bucket closable, without a second pass over every machine.
+   */
+  nextClose: number;
   /** Largest accepted telemetry ts: the machine's event-time watermark is maxTs − allowed lateness. */
   maxTs: number;
   /** Last closed bucket instant; −∞ before the first close. Events with ts ≤ it are late. */
@@ -92,7 +97,7 @@ export function createMachineState(
   account.arrays++;
   return {
     machineId,
-    firstTs: Number.POSITIVE_INFINITY,
+    nextClose: Number.POSITIVE_INFINITY,
     maxTs: Number.NEGATIVE_INFINITY,
     lastClosed: Number.NEGATIVE_INFINITY,
     suppressUpTo,
@@ -107,13 +112,6 @@ export function createMachineState(
     replaced,
     account,
   };
-}
-
-/** The next bucket that can close: the first bucket ≥ the first telemetry ts, then one after the last closed. */
-export function nextBucket(st: MachineState, bucketMs: number): number {
-  return st.lastClosed === Number.NEGATIVE_INFINITY
-    ? ceilToBucket(st.firstTs, bucketMs)
-    : st.lastClosed + bucketMs;
 }
 
 /** Capacity for a slot array that never needs to grow at one reading per slot or less. */
@@ -141,7 +139,10 @@ export function addTelemetry(st: MachineState, geo: WindowGeometry, r: Telemetry
   const i = findKey(slots, k);
   const off = i >= 0 ? i * SLOT_STRIDE : insertAt(slots, lowerBound(slots, k), k);
   addReading(slots.data, off, r.volt, r.rotate, r.pressure, r.vibration);
-  if (ts < st.firstTs) st.firstTs = ts;
+  if (st.lastClosed === Number.NEGATIVE_INFINITY) {
+    const first = ceilToBucket(ts, geo.bucketMs);
+    if (first < st.nextClose) st.nextClose = first;
+  }
   if (ts > st.maxTs) st.maxTs = ts;
   return true;
 }
@@ -241,7 +242,7 @@ export function closeBuckets(st: MachineState, geo: WindowGeometry, limitMs: num
   if (slots === null || slots.len === 0) return;
   const { bucketMs, slotMs } = geo;
   const last = floorToBucket(limitMs, bucketMs);
-  let bucket = nextBucket(st, bucketMs);
+  let bucket = st.nextClose;
   if (bucket > last) return;
   const silentSlots = geo.silentWindowMs / slotMs;
   while (bucket <= last) {
@@ -271,6 +272,7 @@ export function closeBuckets(st: MachineState, geo: WindowGeometry, limitMs: num
       bucket = to + bucketMs;
     }
   }
+  st.nextClose = st.lastClosed + bucketMs;
   foldMaintenance(st, st.lastClosed);
   prune(st, geo);
 }
