@@ -5,6 +5,8 @@ import { registerReportCommand } from './report.js';
 import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerScoreCommand } from './score.js';
+import { registerSimulateCommand } from './simulate.js';
+import { registerImportCsvCommand } from './import-csv.js';
 import { registerStackCommand } from './stack.js';
 
 /** One file per command; each registers itself on the program. */
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerSchemasCommand(program);
   registerScoreCommand(program);
+  registerSimulateCommand(program);
+  registerImportCsvCommand(program);
   registerStackCommand(program);
   return program;
 }
