@@ -169,7 +169,13 @@ export async function createKafkaPublisher(options: KafkaPublisherOptions): Prom
           list = [];
           queued.messages.set(e.kind, list);
         }
-        list.push({ key: machineKey(e.record.machineId), value });
+        // The Kafka timestamp is the event time: the engine restores its windows by seeking by timestamp.
+        const timestamp = 'ts' in e.record ? String(e.record.ts) : undefined;
+        list.push(
+          timestamp === undefined
+            ? { key: machineKey(e.record.machineId), value }
+            : { key: machineKey(e.record.machineId), value, timestamp },
+        );
         queued.counts[e.kind]++;
         queued.size++;
         if (queued.size >= maxBatchRecords) {
