@@ -14,6 +14,8 @@ export interface KafkaConfig {
   readonly topics: TopicNames;
   readonly partitions: number;
   readonly replicationFactor: number;
+  /** See PDM_SIDE_GRACE_MS. */
+  readonly sideGraceMs: number;
 }
 
 export interface RegistryConfig {
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       topics: topicNames(e.PDM_TOPIC_PREFIX),
       partitions: e.PDM_PARTITIONS,
       replicationFactor: e.PDM_REPLICATION_FACTOR,
+      sideGraceMs: e.PDM_SIDE_GRACE_MS,
     },
     registry: { url: e.SCHEMA_REGISTRY_URL, ...registryAuth },
     clickhouse: {

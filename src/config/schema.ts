@@ -64,6 +64,12 @@ export const ENV_SCHEMA = z.object({
   PDM_RANGE_VIBRATION: z.string().default('0:500'),
   /** Model package directory (`models/<name>/<version>`). */
   PDM_MODEL_DIR: z.string().default('models/pdm-default/1'),
+  /**
+   * Before a telemetry batch may close buckets, the side topics' end offsets are read at least this long
+   * after the batch arrived, so that side events produced together with it (same produce request or
+   * producer batch) are seen as pending rather than missed.
+   */
+  PDM_SIDE_GRACE_MS: nonNegativeInt.default(250),
   PDM_SCORE_MAX_ROWS: positiveInt.default(512),
   PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
   PDM_SINK_MAX_ROWS: positiveInt.default(10_000),

@@ -7,6 +7,7 @@
  * it does the handler return, after which the source commits the batch's offsets. Window state is not
  * committed anywhere: restore.ts rebuilds it by replay after every assignment.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
@@ -131,7 +132,10 @@ export function createEngine(deps: EngineDeps): Engine {
 
   /** Log end offsets of this partition's side topics, fetched after the batch that wants to close buckets. */
   async function refreshSideEnds(partition: number, task: PartitionTask, receivedAt: number): Promise<void> {
-    if (task.sideRefreshedAt >= receivedAt) return;
+    const notBefore = receivedAt + config.kafka.sideGraceMs;
+    if (task.sideRefreshedAt >= notBefore) return;
+    const wait = notBefore - Date.now();
+    if (wait > 0) await sleep(wait);
     task.sideRefreshedAt = Date.now();
     for (const kind of ['errors', 'maintenance', 'machines'] as const) {
       const end = (await source.endOffsets(topics[kind])).get(partition);

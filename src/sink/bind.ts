@@ -41,7 +41,8 @@ function literal(name: string, type: string, value: QueryParamValue): string {
     if (!/^-?\d+$/.test(text)) throw new TypeError(`query parameter ${name}: ${t} needs an integer`);
     if (t.startsWith('U') && text.startsWith('-'))
       throw new TypeError(`query parameter ${name}: ${t} is unsigned`);
-    return `to${t}(${text})`;
+    // A bare literal: validated digits only, and LIMIT/OFFSET accept nothing else on 18.x.
+    return text;
   }
   if (FLOAT.test(t)) {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
