@@ -24,3 +24,12 @@ export {
   type SideWatermark,
 } from './operators.js';
 export { windowGeometry, MIN_SLOT_MS, type WindowGeometry } from './window-math.js';
+export { buildFeatures, type BuildFeaturesOptions, type BuildFeaturesSummary } from './batch.js';
+export {
+  createFeatureCsvWriter,
+  featureCsvHeader,
+  featureFileMeta,
+  formatFeatureRows,
+  type FeatureCsvWriter,
+  type FeatureFileMeta,
+} from './feature-csv.js';
