@@ -36,6 +36,8 @@ export interface StackConfig {
   readonly kafkaPort: number;
   readonly kafkaControllerPort: number;
   readonly registryPort: number;
+  /** Which registry the local stack runs (PDM_STACK_REGISTRY). */
+  readonly registry: 'standin' | 'apicurio';
   readonly clickhouseHttpPort: number;
   readonly clickhouseTcpPort: number;
   readonly kafkaVersion: string;
@@ -112,6 +114,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.SCHEMA_REGISTRY_USER !== undefined
       ? { auth: { username: e.SCHEMA_REGISTRY_USER, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } }
       : {};
+  // Apicurio serves the Confluent API under a path: unset, the registry URL follows the local stack.
+  const registryUrl =
+    env['SCHEMA_REGISTRY_URL'] === undefined && e.PDM_STACK_REGISTRY === 'apicurio'
+      ? `http://${e.PDM_STACK_HOST}:${e.PDM_STACK_REGISTRY_PORT}/apis/ccompat/v7`
+      : e.SCHEMA_REGISTRY_URL;
   return deepFreeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -122,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       replicationFactor: e.PDM_REPLICATION_FACTOR,
       sideGraceMs: e.PDM_SIDE_GRACE_MS,
     },
-    registry: { url: e.SCHEMA_REGISTRY_URL, ...registryAuth },
+    registry: { url: registryUrl, ...registryAuth },
     clickhouse: {
       url: e.CLICKHOUSE_URL,
       username: e.CLICKHOUSE_USER,
@@ -135,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kafkaPort: e.PDM_STACK_KAFKA_PORT,
       kafkaControllerPort: e.PDM_STACK_KAFKA_CONTROLLER_PORT,
       registryPort: e.PDM_STACK_REGISTRY_PORT,
+      registry: e.PDM_STACK_REGISTRY,
       clickhouseHttpPort: e.PDM_STACK_CLICKHOUSE_HTTP_PORT,
       clickhouseTcpPort: e.PDM_STACK_CLICKHOUSE_TCP_PORT,
       kafkaVersion: e.PDM_STACK_KAFKA_VERSION,

@@ -49,6 +49,11 @@ export const ENV_SCHEMA = z.object({
   PDM_STACK_KAFKA_PORT: port.default(9092),
   PDM_STACK_KAFKA_CONTROLLER_PORT: port.default(9093),
   PDM_STACK_REGISTRY_PORT: port.default(8081),
+  /**
+   * Which schema registry `stack up` runs: our stand-in, or Apicurio Registry 2.4.2 (built with Maven from
+   * Central; clients use its Confluent API at `/apis/ccompat/v7`).
+   */
+  PDM_STACK_REGISTRY: z.enum(['standin', 'apicurio']).default('standin'),
   PDM_STACK_CLICKHOUSE_HTTP_PORT: port.default(8123),
   PDM_STACK_CLICKHOUSE_TCP_PORT: port.default(9000),
   /** Kafka version of the local stack (Maven Central, org.apache.kafka:kafka_2.13). */

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { PdmError, errorMessage } from '../shared/errors.js';
 import { redactUrl } from '../shared/logger.js';
+import { createApicurioService } from './apicurio.js';
 import { createClickHouseService } from './clickhouse.js';
 import { createKafkaService, kafkaAnswers } from './kafka.js';
 import { withStackLock } from './lock.js';
@@ -26,7 +27,7 @@ import type {
 export interface StackOptions {
   /** Bound on each service's wait for readiness. @default 120_000 */
   readonly readyTimeoutMs?: number;
-  /** Bound on Maven's first download of the Kafka jars. @default 600_000 */
+  /** Bound on Maven's first download of the Kafka jars (and build of the Apicurio runner). @default 600_000 */
   readonly mavenTimeoutMs?: number;
   /** How long to wait for another `stack` command holding the lock. @default 300_000 */
   readonly lockWaitMs?: number;
@@ -67,7 +68,12 @@ export function localServices(config: Config, log: StackLog, options: StackOptio
       ...ready,
       ...(options.mavenTimeoutMs === undefined ? {} : { mavenTimeoutMs: options.mavenTimeoutMs }),
     }),
-    createRegistryService(config, paths, log, ready),
+    config.stack.registry === 'apicurio'
+      ? createApicurioService(config, paths, log, {
+          ...ready,
+          ...(options.mavenTimeoutMs === undefined ? {} : { mavenTimeoutMs: options.mavenTimeoutMs }),
+        })
+      : createRegistryService(config, paths, log, ready),
     createClickHouseService(config, paths, log, ready),
   ];
 }
