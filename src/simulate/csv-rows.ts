@@ -16,18 +16,17 @@ import {
  * trimmed; the column count has been checked by the caller.
  */
 export function parseRow(kind: RecordKind, f: readonly string[]): PdmEvent {
-  const at = (i: number): string => f[i] ?? '';
   switch (kind) {
     case 'telemetry': {
       return {
         kind,
         record: {
-          machineId: parseNonNegativeInt(at(1), 'machineID'),
-          ts: parseCsvDate(at(0)),
-          volt: parseSensor(at(2), 'volt'),
-          rotate: parseSensor(at(3), 'rotate'),
-          pressure: parseSensor(at(4), 'pressure'),
-          vibration: parseSensor(at(5), 'vibration'),
+          machineId: parseNonNegativeInt(f[1] ?? '', 'machineID'),
+          ts: parseCsvDate(f[0] ?? ''),
+          volt: parseSensor(f[2] ?? '', 'volt'),
+          rotate: parseSensor(f[3] ?? '', 'rotate'),
+          pressure: parseSensor(f[4] ?? '', 'pressure'),
+          vibration: parseSensor(f[5] ?? '', 'vibration'),
         },
       };
     }
@@ -35,36 +34,36 @@ export function parseRow(kind: RecordKind, f: readonly string[]): PdmEvent {
       return {
         kind,
         record: {
-          machineId: parseNonNegativeInt(at(1), 'machineID'),
-          ts: parseCsvDate(at(0)),
-          errorId: parseCode(at(2), 'errorID', VALID_ERROR_IDS),
+          machineId: parseNonNegativeInt(f[1] ?? '', 'machineID'),
+          ts: parseCsvDate(f[0] ?? ''),
+          errorId: parseCode(f[2] ?? '', 'errorID', VALID_ERROR_IDS),
         },
       };
     case 'maintenance':
       return {
         kind,
         record: {
-          machineId: parseNonNegativeInt(at(1), 'machineID'),
-          ts: parseCsvDate(at(0)),
-          comp: parseCode(at(2), 'comp', VALID_COMPONENTS),
+          machineId: parseNonNegativeInt(f[1] ?? '', 'machineID'),
+          ts: parseCsvDate(f[0] ?? ''),
+          comp: parseCode(f[2] ?? '', 'comp', VALID_COMPONENTS),
         },
       };
     case 'failures':
       return {
         kind,
         record: {
-          machineId: parseNonNegativeInt(at(1), 'machineID'),
-          ts: parseCsvDate(at(0)),
-          failure: parseCode(at(2), 'failure', VALID_COMPONENTS),
+          machineId: parseNonNegativeInt(f[1] ?? '', 'machineID'),
+          ts: parseCsvDate(f[0] ?? ''),
+          failure: parseCode(f[2] ?? '', 'failure', VALID_COMPONENTS),
         },
       };
     case 'machines':
       return {
         kind,
         record: {
-          machineId: parseNonNegativeInt(at(0), 'machineID'),
-          model: parseCode(at(1), 'model', VALID_MODELS),
-          age: parseNonNegativeInt(at(2), 'age'),
+          machineId: parseNonNegativeInt(f[0] ?? '', 'machineID'),
+          model: parseCode(f[1] ?? '', 'model', VALID_MODELS),
+          age: parseNonNegativeInt(f[2] ?? '', 'age'),
         },
       };
   }
