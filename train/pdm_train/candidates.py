@@ -22,8 +22,8 @@ def make(name: str, seed: int, fast: bool):
         # The reference notebook's 200-tree forest, with depth and leaf size bounded for the package size.
         return RandomForestClassifier(
             n_estimators=30 if fast else 200,
-            max_depth=12,
-            min_samples_leaf=10,
+            max_depth=10,
+            min_samples_leaf=20,
             max_features="sqrt",
             class_weight="balanced_subsample",
             n_jobs=2,
@@ -33,9 +33,9 @@ def make(name: str, seed: int, fast: bool):
         # No early stopping: its internal split would be random rows, not a later time range.
         return HistGradientBoostingClassifier(
             max_iter=40 if fast else 200,
-            learning_rate=0.1,
+            learning_rate=0.05,
             max_leaf_nodes=15,
-            min_samples_leaf=20,
+            min_samples_leaf=40,
             l2_regularization=1.0,
             class_weight="balanced",
             early_stopping=False,

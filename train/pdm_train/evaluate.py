@@ -3,9 +3,11 @@
 Definitions (also written into every report):
 
 - Alert rule: at bucket B of machine m an alert for component c fires iff P(c) >= t_c. The thresholds t_c
-  are chosen on the validation range only: t_c is the smallest threshold from which bucket alert precision
-  for c stays >= the target for every higher threshold (a stable point of the precision curve, not a lucky
-  spike), so that recall is as high as possible at that precision.
+  are chosen on the validation range only: t_c is the smallest threshold from which the one-sided 95 %
+  Wilson lower bound of the bucket alert precision for c stays >= the target for every higher threshold.
+  The lower bound (rather than the measured precision) leaves a margin for sampling noise: a validation
+  range holds a few hundred alerts per component, so a measured 0.70 could as well be 0.66 on the next
+  range; "for every higher threshold" picks a stable point of the precision curve, not a lucky spike.
 - Bucket alert precision (the "alert precision" of the product goal): among all (machine, bucket, c) alerts,
   the share for which machine m has a failure of c with ts in (B, B + 7 d], i.e. the alert's claim "c fails
   within the label horizon" came true. This equals `label == c` except when two different components fail
@@ -70,16 +72,31 @@ def alerts(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return proba[:, 1:] >= thresholds[None, :]
 
 
-def choose_thresholds(proba: np.ndarray, truth: np.ndarray, target: float, min_alerts: int = 5) -> tuple[np.ndarray, list[bool]]:
-    """Per component, the smallest grid threshold from which precision stays >= target (see module doc).
-    Where no threshold reaches the target, the one with the best precision is used and flagged."""
+def wilson_lower(successes: int, n: int, z: float) -> float:
+    """Lower end of the Wilson score interval of a proportion (z = 1.645: one-sided 95 %)."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - margin) / (1 + z * z / n))
+
+
+def choose_thresholds(
+    proba: np.ndarray, truth: np.ndarray, target: float, min_alerts: int = 5, z: float = 1.645
+) -> tuple[np.ndarray, list[bool]]:
+    """Per component, the smallest grid threshold from which the Wilson lower bound of precision stays
+    >= target (see module doc). Where no threshold reaches the target, the one with the best bound is used
+    and flagged."""
     thresholds, reached = [], []
     for k in range(truth.shape[1]):
         prec = []
         for t in THRESHOLD_GRID:
             fired = proba[:, k + 1] >= t
             n = int(fired.sum())
-            prec.append(np.nan if n < min_alerts else float(truth[fired, k].mean()))
+            # Too few alerts to certify the target even if all were right: no evidence either way.
+            informative = n >= min_alerts and wilson_lower(n, n, z) >= target
+            prec.append(wilson_lower(int(truth[fired, k].sum()), n, z) if informative else np.nan)
         prec = np.array(prec)
         ok = np.where(np.isnan(prec), True, prec >= target)
         chosen = None

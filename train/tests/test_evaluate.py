@@ -5,7 +5,14 @@ import unittest
 import numpy as np
 
 from pdm_train.data import Failures
-from pdm_train.evaluate import alert_prediction, choose_thresholds, episode_precision, failure_within_horizon, lead_time
+from pdm_train.evaluate import (
+    alert_prediction,
+    choose_thresholds,
+    episode_precision,
+    failure_within_horizon,
+    lead_time,
+    wilson_lower,
+)
 
 H = 3_600_000
 D = 24 * H
@@ -77,7 +84,7 @@ class HorizonTest(unittest.TestCase):
 
 
 class ThresholdTest(unittest.TestCase):
-    def test_smallest_threshold_from_which_precision_stays_above_target(self):
+    def test_smallest_threshold_from_which_the_precision_bound_stays_above_target(self):
         rng = np.random.default_rng(0)
         n = 4000
         truth = np.zeros((n, 4), dtype=bool)
@@ -86,12 +93,20 @@ class ThresholdTest(unittest.TestCase):
         p[:, 1] = np.where(truth[:, 0], rng.uniform(0.3, 1.0, n), rng.uniform(0.0, 0.5, n))
         th, reached = choose_thresholds(p, truth, 0.9)
         self.assertTrue(reached[0])
-        for t in np.arange(th[0], 0.99, 0.01):
+
+        def bound(t):
             fired = p[:, 1] >= t
-            if fired.sum() >= 5:
-                self.assertGreaterEqual(truth[fired, 0].mean(), 0.9)
-        fired = p[:, 1] >= th[0] - 0.01
-        self.assertLess(truth[fired, 0].mean(), 0.9)
+            return wilson_lower(int(truth[fired, 0].sum()), int(fired.sum()), 1.645)
+
+        for t in np.arange(th[0], 0.99, 0.01):
+            self.assertGreaterEqual(bound(t), 0.9)
+            self.assertGreaterEqual(truth[p[:, 1] >= t, 0].mean(), 0.9)
+        self.assertLess(bound(th[0] - 0.01), 0.9)
+
+    def test_wilson_lower_bound(self):
+        self.assertAlmostEqual(wilson_lower(70, 100, 1.645), 0.6202, places=3)
+        self.assertLess(wilson_lower(7, 10, 1.645), wilson_lower(700, 1000, 1.645))
+        self.assertEqual(wilson_lower(0, 0, 1.645), 0.0)
 
     def test_unreachable_target_is_flagged(self):
         truth = np.zeros((100, 4), dtype=bool)
