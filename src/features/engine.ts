@@ -9,6 +9,17 @@
  *
  * `ingest` never closes anything; `closeReady` does, so everything in one ingest batch is applied before any
  * bucket it touches can close.
+ *
+ * Which buckets exist: a machine's buckets are every multiple of bucketMs from the first one ≥ its first
+ * telemetry ts; each one, once closed, is either a row (telemetry in (B − 12 h, B]) or part of a silent run.
+ * A machine that stops sending altogether gets no silent buckets: its own watermark no longer moves, so its
+ * buckets never close (the pipeline sees it as an idle machine, not through this engine).
+ *
+ * Late events (ts ≤ the machine's last closed bucket) are not applied at all, not even to later buckets: they
+ * go to the dead-letter table as LATE_EVENT, the spec's "recorded, never dropped silently".
+ *
+ * Memory: per machine, what windows of still-open buckets need (see machine-state.ts). While the side
+ * watermark lags, open buckets pile up and so does their telemetry; the pipeline bounds that lag.
  */
 import type { FeatureConfig } from '../config/index.js';
 import { PdmError } from '../shared/errors.js';

@@ -91,7 +91,7 @@ const machineArb = (machineId: number): fc.Arbitrary<PdmEvent[]> =>
     ]);
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
-  bucketMs: fc.constantFrom(12 * H, 6 * H, 4 * H, H, 24 * H),
+  bucketMs: fc.constantFrom(12 * H, 6 * H, 4 * H, H, 24 * H, 48 * H, 30 * 60_000),
   allowedLatenessMs: fc.constantFrom(0, 30 * 60_000, 2 * H, 5 * H),
   events: fc
     .array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 3 })
