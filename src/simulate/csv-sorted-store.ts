@@ -78,37 +78,70 @@ export function createSortedStore(kind: TimedKind, codes: readonly string[]): So
       n++;
     },
     *sortedEvents() {
-      const order = new Uint32Array(n);
-      for (let i = 0; i < n; i++) order[i] = i;
       const t = ts;
-      // Tie on the row index keeps file order among equal timestamps (TypedArray#sort is stable anyway).
-      order.sort((a, b) => (t[a] as number) - (t[b] as number) || a - b);
-      for (let j = 0; j < n; j++) {
-        const i = order[j] as number;
-        const base = { machineId: machineId[i] as number, ts: t[i] as number };
+      const row = (i: number): PdmEvent => {
+        const m = machineId[i] as number;
+        const at = t[i] as number;
         switch (kind) {
           case 'telemetry':
-            yield {
+            return {
               kind,
               record: {
-                ...base,
+                machineId: m,
+                ts: at,
                 volt: values[i * 4] as number,
                 rotate: values[i * 4 + 1] as number,
                 pressure: values[i * 4 + 2] as number,
                 vibration: values[i * 4 + 3] as number,
               },
             };
-            break;
           case 'errors':
-            yield { kind, record: { ...base, errorId: codes[code[i] as number] as string } };
-            break;
+            return { kind, record: { machineId: m, ts: at, errorId: codes[code[i] as number] as string } };
           case 'maintenance':
-            yield { kind, record: { ...base, comp: codes[code[i] as number] as string } };
-            break;
+            return { kind, record: { machineId: m, ts: at, comp: codes[code[i] as number] as string } };
           case 'failures':
-            yield { kind, record: { ...base, failure: codes[code[i] as number] as string } };
-            break;
+            return { kind, record: { machineId: m, ts: at, failure: codes[code[i] as number] as string } };
         }
+      };
+      // The file is a sequence of time-ordered runs (one per machine in the public data set): merge the runs
+      // with a binary heap instead of sorting all rows. Ties go to the earlier run, which keeps file order.
+      const starts: number[] = [];
+      for (let i = 0; i < n; i++) if (i === 0 || (t[i] as number) < (t[i - 1] as number)) starts.push(i);
+      const runs = starts.length;
+      const pos = Int32Array.from(starts);
+      const end = Int32Array.from(starts, (_, r) => (r + 1 < runs ? (starts[r + 1] as number) : n));
+      const heap = Int32Array.from(starts, (_, r) => r);
+      let size = runs;
+      const less = (a: number, b: number): boolean => {
+        const ta = t[pos[a] as number] as number;
+        const tb = t[pos[b] as number] as number;
+        return ta < tb || (ta === tb && a < b);
+      };
+      const siftDown = (from: number): void => {
+        let i = from;
+        for (;;) {
+          const l = 2 * i + 1;
+          if (l >= size) return;
+          const r = l + 1;
+          const c = r < size && less(heap[r] as number, heap[l] as number) ? r : l;
+          if (!less(heap[c] as number, heap[i] as number)) return;
+          const tmp = heap[i] as number;
+          heap[i] = heap[c] as number;
+          heap[c] = tmp;
+          i = c;
+        }
+      };
+      for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i);
+      while (size > 0) {
+        const r = heap[0] as number;
+        const i = pos[r] as number;
+        yield row(i);
+        pos[r] = i + 1;
+        if (i + 1 >= (end[r] as number)) {
+          size--;
+          heap[0] = heap[size] as number;
+        }
+        siftDown(0);
       }
     },
   };
