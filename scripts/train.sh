@@ -97,7 +97,8 @@ FAILURES="$WORK/csv/failures.csv"
 
 # --- train -------------------------------------------------------------------------------------------
 ARGS=(--features "$WORK/features.csv" --failures "$FAILURES" --out "$OUT" --name "$NAME" --version "$VERSION"
-      --seed "$SEED" --expect-spec-hash "$SPEC_HASH")
+      --seed "$SEED" --expect-spec-hash "$SPEC_HASH"
+      --data-note "pdm-stream simulate --machines $MACHINES --days $DAYS --seed $SEED; features build --labels")
 [[ $FAST == 1 ]] && ARGS+=(--fast)
 log "training → $OUT"
 "$VENV/bin/python" train/train.py "${ARGS[@]}"

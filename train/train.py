@@ -63,6 +63,15 @@ def _libraries() -> dict:
     }
 
 
+def _portable(source):
+    """The sidecar's source description with paths made relative to the working directory, so that the
+    committed model.json does not name one machine's directories."""
+    if isinstance(source, dict):
+        return {k: (os.path.relpath(v) if k in ("dir", "path") and isinstance(v, str) and os.path.isabs(v) else v)
+                for k, v in source.items()}
+    return source
+
+
 def _log(msg: str) -> None:
     print(f"[train] {msg}", file=sys.stderr, flush=True)
 
@@ -81,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-precision", type=float, default=0.7)
     ap.add_argument("--expect-spec-hash", help="refuse a feature file whose specHash differs")
     ap.add_argument("--candidates", default=",".join(cand.CANDIDATES))
+    ap.add_argument("--data-note", default="", help="how the data was made (recorded in model.json), e.g. the simulate command")
     args = ap.parse_args(argv)
 
     try:
@@ -226,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "parity": {**par, "fixtureRows": len(fx["rows"])},
         "libraries": _libraries(),
         "training": {
-            "source": fs.meta.get("source", os.path.basename(args.features)),
+            "source": _portable(fs.meta.get("source", os.path.basename(args.features))),
+            "dataNote": args.data_note,
             "featureFile": os.path.basename(args.features),
             "rows": int(len(fs.y)),
             "failures": int(len(failures.ts_ms)),
@@ -241,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     report.confusion_png(os.path.join(args.out, report.CONFUSION_PNG), te["argmax"]["confusion"], classes,
                          f"{args.name}/{args.version} test range, argmax")
     report.lead_time_png(os.path.join(args.out, report.LEAD_TIME_PNG), lead_hours, te["leadTime"]["failures"],
+                         te["leadTime"]["caughtAtLeast24h"],
                          f"{args.name}/{args.version} test range, lead time of the first alert")
     report.write_markdown(args.out, model_json, results)
     print(json.dumps({

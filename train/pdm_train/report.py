@@ -35,14 +35,17 @@ def confusion_png(path: str, matrix: list[list[int]], classes: list[str], title:
     plt.close(fig)
 
 
-def lead_time_png(path: str, lead_hours: list[float], failures: int, title: str) -> None:
+def lead_time_png(path: str, lead_hours: list[float], failures: int, caught: int, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
     bins = np.arange(0, 7 * 24 + 12, 12)
     ax.hist(lead_hours, bins=bins, color="#4477aa", edgecolor="white")
     ax.axvline(24, color="#cc3311", linestyle="--", label="24 h (minimum useful lead)")
     ax.set_xlabel("hours from first alert (within 7 d) to failure")
     ax.set_ylabel("failures")
-    ax.set_title(f"{title}\n{len(lead_hours)} of {failures} failures alerted before they happened", fontsize=10)
+    ax.set_title(
+        f"{title}\n{caught} of {failures} failures alerted ≥ 24 h ahead, {len(lead_hours)} alerted before failing",
+        fontsize=10,
+    )
     ax.set_xticks(bins[::2])
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
@@ -56,6 +59,16 @@ def _fmt(x) -> str:
     if isinstance(x, float):
         return f"{x:.3f}"
     return str(x)
+
+
+def _source(training: dict) -> str:
+    src = training["source"]
+    if isinstance(src, dict):
+        parts = [f"{src.get('kind', 'features')} {src.get('dir', '')}".strip()]
+        parts += [f"{k} {src[k]}" for k in ("records", "machines") if k in src]
+        src = ", ".join(parts)
+    note = training.get("dataNote") or ""
+    return f"`{note}` → {src}" if note else str(src)
 
 
 def _per_class_table(per: dict) -> list[str]:
@@ -78,7 +91,7 @@ def write_markdown(out_dir: str, model_json: dict, candidates: dict) -> None:
         "",
         "## Data and split",
         "",
-        f"Source: {m['training']['source']} ({m['training']['rows']} labelled rows, "
+        f"Source: {_source(m['training'])} ({m['training']['rows']} labelled rows, "
         f"{m['training']['failures']} failures).",
         "",
         "| range | first bucket | last bucket | rows |",
@@ -104,8 +117,8 @@ def write_markdown(out_dir: str, model_json: dict, candidates: dict) -> None:
         )
     lines += ["", m["algorithm"]["why"], "", "## Alert rule", ""]
     lines.append(
-        f"Alert for component c when P(c) ≥ t_c, thresholds chosen on validation for bucket alert precision ≥ "
-        f"{rule['targetPrecision']}: " + ", ".join(f"{c} {t}" for c, t in rule["thresholds"].items())
+        f"Alert for component c when P(c) ≥ t_c, thresholds chosen on validation so that the one-sided 95 % "
+        f"lower bound of the bucket alert precision is ≥ {rule['targetPrecision']} (see Definitions): " + ", ".join(f"{c} {t}" for c, t in rule["thresholds"].items())
         + ("" if all(rule["targetReached"].values()) else f" (target not reached on validation for: "
            + ", ".join(c for c, ok in rule["targetReached"].items() if not ok) + ")")
         + "."
@@ -117,7 +130,7 @@ def write_markdown(out_dir: str, model_json: dict, candidates: dict) -> None:
         "",
         f"- **Lead-time recall** (failures alerted for the right component 24 h – 7 d ahead): "
         f"**{_fmt(lt['recall'])}** ({lt['caughtAtLeast24h']} of {lt['failures']} failures); median lead of the first alert "
-        f"{_fmt(lt['medianLeadHours'])} h.",
+        f"{lt['medianLeadHours']:.0f} h." if lt["medianLeadHours"] is not None else "no alert.",
         f"- **Bucket alert precision**: **{_fmt(test['alert']['bucketPrecision'])}** over {test['alert']['alerts']} alerts.",
         f"- Episode alert precision: {_fmt(test['alert']['episode']['precision'])} "
         f"({test['alert']['episode']['true']} of {test['alert']['episode']['episodes']} alert episodes).",
