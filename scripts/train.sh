@@ -6,7 +6,8 @@
 #   bash scripts/train.sh --fast --out DIR      # CI: small fleet, few trees, a few minutes on 2 cores
 #
 # Options: --out DIR, --machines N, --days D, --seed S, --name NAME, --version V, --work DIR (intermediate
-# CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current).
+# CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current), --reuse-data (keep the
+# simulated CSVs and features of an earlier run with the same fleet and spec hash).
 # Python packages come from PyPI into train/.venv (pinned in train/requirements.txt); the TypeScript side
 # never needs Python at run time.
 set -euo pipefail
@@ -23,6 +24,7 @@ VERSION="1"
 WORK=""
 FAST=0
 BUILD=1
+REUSE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) OUT="$2"; shift 2 ;;
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --work) WORK="$2"; shift 2 ;;
     --fast) FAST=1; shift ;;
     --no-build) BUILD=0; shift ;;
+    --reuse-data) REUSE=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "train.sh: unknown option $1" >&2; exit 64 ;;
   esac
@@ -81,7 +84,7 @@ if [[ $BUILD == 1 ]]; then
 fi
 mkdir -p "$WORK"
 SPEC_HASH="$(node --input-type=module -e "const m = await import('$ROOT/dist/features/spec.js'); console.log(m.SPEC_HASH)")"
-if [[ ! -s "$WORK/features.csv" || ! -s "$WORK/features.csv.meta.json" \
+if [[ $REUSE == 0 || ! -s "$WORK/features.csv" || ! -s "$WORK/features.csv.meta.json" \
       || "$(cat "$WORK/.spec-hash" 2>/dev/null || true)" != "$SPEC_HASH" ]]; then
   log "simulating $MACHINES machines × $DAYS days (seed $SEED) → $WORK/csv"
   rm -rf "$WORK/csv"
