@@ -59,11 +59,12 @@ function rows(n: number, from = 0): ScoreInputRow[] {
   }));
 }
 
-function batcher(scorer: Scorer, maxRows: number, maxWaitMs: number) {
+function batcher(scorer: Scorer, maxRows: number, maxWaitMs: number, maxRunsInFlight?: number) {
   return createMicroBatcher({
     scorer,
     maxRows,
     maxWaitMs,
+    ...(maxRunsInFlight === undefined ? {} : { maxRunsInFlight }),
     nFeatures: N_FEATURES,
     classes: CLASSES,
     modelVersion: 'test/7',
@@ -137,14 +138,14 @@ describe('createMicroBatcher', () => {
     expect(await c).toHaveLength(3);
   });
 
-  it('runs one batch at a time; rows arriving meanwhile form the next run', async () => {
+  it('by default one run is in flight; rows arriving meanwhile wait for the next run', async () => {
     const scorer = fakeScorer({ manual: true });
     const b = batcher(scorer, 8, 10);
     const a = b.submit(rows(8));
     await vi.advanceTimersByTimeAsync(0);
     const c = b.submit(rows(8, 8));
     await vi.advanceTimersByTimeAsync(50);
-    expect(scorer.runs).toHaveLength(1); // second full batch is queued behind the first
+    expect(scorer.runs).toHaveLength(1); // the second full batch is queued behind the first
     expect(b.queuedRows()).toBe(16);
     scorer.release();
     await vi.advanceTimersByTimeAsync(0);
@@ -153,6 +154,19 @@ describe('createMicroBatcher', () => {
     expect(await a).toHaveLength(8);
     expect(await c).toHaveLength(8);
     expect(b.queuedRows()).toBe(0);
+  });
+
+  it('hands at most maxRunsInFlight runs to the scorer at once, in submission order', async () => {
+    const scorer = fakeScorer({ manual: true });
+    const b = batcher(scorer, 4, 10, 2);
+    const done = b.submit(rows(12));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(scorer.runs.map((r) => r.rows[0])).toEqual([0, 4]);
+    scorer.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(scorer.runs.map((r) => r.rows[0])).toEqual([0, 4, 8]);
+    scorer.release();
+    expect((await done).map((r) => r.machineId)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   it('returns probabilities, argmax class and model version per row, in submission order', async () => {
@@ -223,5 +237,6 @@ describe('createMicroBatcher', () => {
   it('validates its settings', () => {
     expect(() => batcher(fakeScorer(), 0, 10)).toThrow(RangeError);
     expect(() => batcher(fakeScorer(), 10, -1)).toThrow(RangeError);
+    expect(() => batcher(fakeScorer(), 10, 10, 0)).toThrow(RangeError);
   });
 });
