@@ -138,9 +138,9 @@ describe('createMicroBatcher', () => {
     expect(await c).toHaveLength(3);
   });
 
-  it('by default one run is in flight; rows arriving meanwhile wait for the next run', async () => {
+  it('with one run in flight, rows arriving meanwhile wait for the next run', async () => {
     const scorer = fakeScorer({ manual: true });
-    const b = batcher(scorer, 8, 10);
+    const b = batcher(scorer, 8, 10, 1);
     const a = b.submit(rows(8));
     await vi.advanceTimersByTimeAsync(0);
     const c = b.submit(rows(8, 8));
@@ -156,9 +156,9 @@ describe('createMicroBatcher', () => {
     expect(b.queuedRows()).toBe(0);
   });
 
-  it('hands at most maxRunsInFlight runs to the scorer at once, in submission order', async () => {
+  it('hands at most maxRunsInFlight (default 2) runs to the scorer at once, in submission order', async () => {
     const scorer = fakeScorer({ manual: true });
-    const b = batcher(scorer, 4, 10, 2);
+    const b = batcher(scorer, 4, 10);
     const done = b.submit(rows(12));
     await vi.advanceTimersByTimeAsync(0);
     expect(scorer.runs.map((r) => r.rows[0])).toEqual([0, 4]);
