@@ -16,6 +16,7 @@ export interface KafkaConfig {
   readonly replicationFactor: number;
   /** See PDM_SIDE_GRACE_MS. */
   readonly sideGraceMs: number;
+  readonly sessionTimeoutMs: number;
 }
 
 export interface RegistryConfig {
@@ -128,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       partitions: e.PDM_PARTITIONS,
       replicationFactor: e.PDM_REPLICATION_FACTOR,
       sideGraceMs: e.PDM_SIDE_GRACE_MS,
+      sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT_MS,
     },
     registry: { url: registryUrl, ...registryAuth },
     clickhouse: {

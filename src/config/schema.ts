@@ -24,6 +24,11 @@ export const ENV_SCHEMA = z.object({
   /** Kafka bootstrap servers. When set together with SCHEMA_REGISTRY_URL and CLICKHOUSE_URL, `stack up` starts nothing. */
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('pdm-stream'),
+  /**
+   * Kafka consumer session timeout: how long a crashed engine keeps its partitions before the group
+   * rebalances them to a live member.
+   */
+  PDM_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   /** Consumer group of the engine. */
   PDM_GROUP_ID: z.string().min(1).default('pdm-stream'),
   /** Topic prefix: topics are `<prefix>telemetry`, `<prefix>errors`, … */

@@ -19,3 +19,4 @@ export {
   coPartitionedAssigner,
   CO_PARTITIONED_ASSIGNER_NAME,
 } from './co-partitioned-assigner.js';
+export { createMachinePartitioner } from './partitioner.js';

@@ -14,7 +14,7 @@ export interface KafkaSourceOptions {
   readonly log: Logger;
   /** Where a group without committed offsets starts. @default true (earliest) */
   readonly fromBeginning?: boolean;
-  /** @default 30_000 */
+  /** @default kafka.sessionTimeoutMs (PDM_KAFKA_SESSION_TIMEOUT_MS) */
   readonly sessionTimeoutMs?: number;
   /** @default 3_000 */
   readonly heartbeatIntervalMs?: number;
@@ -38,7 +38,7 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
   const consumer: Consumer = kafka.consumer({
     groupId: options.kafka.groupId,
     partitionAssigners: [coPartitionedAssigner],
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    sessionTimeout: options.sessionTimeoutMs ?? options.kafka.sessionTimeoutMs,
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
     allowAutoTopicCreation: false,

@@ -12,8 +12,14 @@ import type { Config } from '../config/index.js';
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
 import { createFeatureEngine, isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
-import type { BatchControl, RecordSource, SourceBatch, TopicPartition } from '../ingest/index.js';
-import { errorMessage } from '../shared/errors.js';
+import {
+  createMachinePartitioner,
+  type BatchControl,
+  type RecordSource,
+  type SourceBatch,
+  type TopicPartition,
+} from '../ingest/index.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import type { PdmEvent } from '../shared/records.js';
@@ -85,7 +91,22 @@ export function createEngine(deps: EngineDeps): Engine {
     return assignment;
   }
 
+  /** Co-partitioning is what makes a partition's side inputs complete: refuse to run without it. */
+  async function partitionCount(): Promise<number> {
+    const counts = await Promise.all(
+      ENGINE_INPUTS.map(async (k) => (await source.endOffsets(topics[k])).size),
+    );
+    if (new Set(counts).size !== 1) {
+      throw new ConfigError(
+        `topics ${ENGINE_INPUTS.map((k, i) => `${topics[k]}=${counts[i]}`).join(', ')} must have the same partition count (a machine's events must share a partition number)`,
+        { code: 'TOPICS_NOT_COPARTITIONED', stage: 'pipeline' },
+      );
+    }
+    return counts[0] ?? 0;
+  }
+
   async function restore(assigned: readonly TopicPartition[]): Promise<void> {
+    const partitionOf = createMachinePartitioner(await partitionCount());
     const plan = await withRetry(
       () =>
         planRestore({
@@ -94,6 +115,7 @@ export function createEngine(deps: EngineDeps): Engine {
           modelVersion: deps.scorer.modelVersion,
           bucketMs: config.features.bucketMs,
           allowedLatenessMs: config.features.allowedLatenessMs,
+          partitionOf,
         }),
       {
         onRetry: (err, attempt) => {
@@ -113,7 +135,10 @@ export function createEngine(deps: EngineDeps): Engine {
         task = newTask(plan);
         tasks.set(tp.partition, task);
       }
-      const offset = await source.offsetForTimestamp(tp, replayStartMs(kind, plan));
+      const offset = await source.offsetForTimestamp(
+        tp,
+        replayStartMs(kind, plan.replayFromMs(tp.partition)),
+      );
       source.seek(tp, offset);
       nextOffset.set(`${tp.topic}:${tp.partition}`, BigInt(offset));
       awaitingSeek.add(`${tp.topic}:${tp.partition}`);
@@ -122,7 +147,10 @@ export function createEngine(deps: EngineDeps): Engine {
     log.info(
       {
         partitions: [...tasks.keys()],
-        replayFrom: plan.replayFromMs === undefined ? 'earliest' : new Date(plan.replayFromMs).toISOString(),
+        replayFrom: [...tasks.keys()].map((p) => {
+          const from = plan.replayFromMs(p);
+          return `${p}:${from === undefined ? 'earliest' : new Date(from).toISOString()}`;
+        }),
         machinesWithOutput: plan.resumeAfter.size,
       },
       'state restore: replaying inputs',
@@ -139,7 +167,8 @@ export function createEngine(deps: EngineDeps): Engine {
     task.sideRefreshedAt = Date.now();
     for (const kind of ['errors', 'maintenance', 'machines'] as const) {
       const end = (await source.endOffsets(topics[kind])).get(partition);
-      if (end !== undefined) task.side[kind].end = BigInt(end);
+      const s = task.side[kind];
+      if (end !== undefined && (s.end === undefined || BigInt(end) > s.end)) s.end = BigInt(end);
     }
   }
 
@@ -229,7 +258,10 @@ export function createEngine(deps: EngineDeps): Engine {
     if (kind !== 'telemetry') {
       const s = task.side[kind];
       s.position = BigInt(last.offset) + 1n;
-      s.end = BigInt(batch.highWatermark);
+      // A batch fetched before the last refresh carries an older end offset: never move `end` backwards,
+      // or a partition would look caught up while a message it has not processed is waiting.
+      const hw = BigInt(batch.highWatermark);
+      if (s.end === undefined || hw > s.end) s.end = hw;
       for (const e of events) if ('ts' in e.record && e.record.ts > s.maxTs) s.maxTs = e.record.ts;
     } else {
       await refreshSideEnds(batch.partition, task, receivedAt);

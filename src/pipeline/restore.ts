@@ -12,10 +12,10 @@ export interface RestorePlan {
   /** Last bucket written per machine (this model version): the engine emits only later buckets. */
   readonly resumeAfter: Map<number, number>;
   /**
-   * Event time from which telemetry and errors are replayed; undefined when nothing was written yet
-   * (then every input is replayed from its earliest retained offset).
+   * Event time from which a telemetry partition's inputs are replayed; undefined when none of its machines
+   * has output yet (then every input of the partition is replayed from its earliest retained offset).
    */
-  readonly replayFromMs: number | undefined;
+  replayFromMs(partition: number): number | undefined;
 }
 
 const LONGEST_WINDOW_MS = Math.max(...WINDOW_HOURS) * HOUR_MS;
@@ -26,9 +26,11 @@ export interface PlanRestoreOptions {
   readonly modelVersion: string;
   readonly bucketMs: number;
   readonly allowedLatenessMs: number;
+  /** The producers' partition of a machine (see ingest's createMachinePartitioner). */
+  readonly partitionOf: (machineId: number) => number;
   /**
-   * Replay never starts more than this before the newest written bucket: a machine silent for longer
-   * than this restarts its windows from there. @default 7 days
+   * Replay never starts more than this before the newest written bucket of the partition: a machine
+   * silent for longer restarts its windows from there. @default 7 days
    */
   readonly maxReplayMs?: number;
 }
@@ -42,28 +44,39 @@ GROUP BY machine_id`,
     { mv: o.modelVersion },
   );
   const resumeAfter = new Map<number, number>();
-  let oldest = Number.POSITIVE_INFINITY;
-  let newest = Number.NEGATIVE_INFINITY;
+  const byPartition = new Map<number, { oldest: number; newest: number }>();
   for (const r of rows) {
+    const machineId = Number(r.machine_id);
     const lastMs = Number(r.last) * 1000;
-    resumeAfter.set(Number(r.machine_id), lastMs);
-    if (lastMs < oldest) oldest = lastMs;
-    if (lastMs > newest) newest = lastMs;
+    resumeAfter.set(machineId, lastMs);
+    const p = o.partitionOf(machineId);
+    const span = byPartition.get(p) ?? { oldest: lastMs, newest: lastMs };
+    byPartition.set(p, { oldest: Math.min(span.oldest, lastMs), newest: Math.max(span.newest, lastMs) });
   }
-  if (resumeAfter.size === 0) return { resumeAfter, replayFromMs: undefined };
-  // The oldest open bucket is the one after the oldest written; its windows reach back LONGEST_WINDOW,
-  // and events up to the allowed lateness (plus one bucket of slack) before that may still belong to it.
-  const from = oldest + o.bucketMs - LONGEST_WINDOW_MS - o.allowedLatenessMs - o.bucketMs;
-  return { resumeAfter, replayFromMs: Math.max(from, newest - (o.maxReplayMs ?? 7 * DAY_MS)) };
+  // The oldest open bucket of a machine with output is the one after its last written; its windows reach
+  // back LONGEST_WINDOW, and events up to the allowed lateness (plus a bucket of slack) before that may
+  // still belong to it. A machine of the same partition without output yet interleaves with the others in
+  // the log, so its open buckets lie within the same reach of the partition's newest written bucket.
+  const reach = LONGEST_WINDOW_MS + o.allowedLatenessMs + o.bucketMs;
+  const maxReplayMs = o.maxReplayMs ?? 7 * DAY_MS;
+  return {
+    resumeAfter,
+    replayFromMs(partition) {
+      const span = byPartition.get(partition);
+      if (span === undefined) return undefined;
+      const from = Math.min(span.oldest + o.bucketMs - reach, span.newest - reach - o.bucketMs);
+      return Math.max(from, span.newest - maxReplayMs);
+    },
+  };
 }
 
-/** Where each input topic is replayed from, as an event time (0 = earliest). */
+/** Where each input of a partition is replayed from, as an event time (0 = earliest). */
 export function replayStartMs(
   kind: 'telemetry' | 'errors' | 'maintenance' | 'machines',
-  plan: RestorePlan,
+  replayFromMs: number | undefined,
 ): number {
-  if (plan.replayFromMs === undefined || kind === 'machines') return 0;
+  if (replayFromMs === undefined || kind === 'machines') return 0;
   // Days since replacement look back up to the cap: replay a year of (sparse) maintenance.
-  if (kind === 'maintenance') return Math.max(0, plan.replayFromMs - REPLACEMENT_CAP_DAYS * DAY_MS);
-  return Math.max(0, plan.replayFromMs);
+  if (kind === 'maintenance') return Math.max(0, replayFromMs - REPLACEMENT_CAP_DAYS * DAY_MS);
+  return Math.max(0, replayFromMs);
 }

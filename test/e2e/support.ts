@@ -34,7 +34,9 @@ export async function e2eEnv(extra: Record<string, string> = {}): Promise<E2eEnv
     PDM_HTTP_PORT: String(httpPort),
     PDM_SINK_FLUSH_MS: '200',
     PDM_SCORE_MAX_WAIT_MS: '20',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
+    // A SIGKILLed engine's partitions move to the restarted one after this long.
+    PDM_KAFKA_SESSION_TIMEOUT_MS: '8000',
     ...extra,
   };
   const config = testConfig(env);
@@ -126,9 +128,11 @@ export async function waitCaughtUp(e: E2eEnv, minPredictions: number, timeoutMs 
       const text = await metricsText(e.httpPort);
       const lag = metricSum(text, 'pdm_consumer_lag_messages');
       const n = await predictionCount(e);
-      stable = n === last && lag === 0 && n >= minPredictions ? stable + 1 : 0;
+      stable = n === last && lag === 0 ? stable + 1 : 0;
       last = n;
-      return stable >= 4 ? n : undefined;
+      // Done when the expected count is reached and stable; or, short of it, when nothing has moved for
+      // 20 s with no lag, so that the caller's comparison shows what is missing instead of a timeout.
+      return (stable >= 4 && n >= minPredictions) || stable >= 40 ? n : undefined;
     },
     timeoutMs,
   );
