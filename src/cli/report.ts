@@ -54,7 +54,8 @@ LIMIT {top:UInt32}`,
         }
         const depth = await deadLetterDepth(ch, config.clickhouse.database);
         console.log(`dead letters: ${depth.length === 0 ? 'none' : ''}`);
-        for (const d of depth) console.log(`  ${d.reason.padEnd(20)} ${d.topic.padEnd(24)} ${String(d.count).padStart(8)}`);
+        for (const d of depth)
+          console.log(`  ${d.reason.padEnd(20)} ${d.topic.padEnd(24)} ${String(d.count).padStart(8)}`);
       } finally {
         await ch.close();
       }

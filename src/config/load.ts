@@ -85,7 +85,6 @@ export interface Config {
   readonly score: ScoreConfig;
   readonly sink: SinkConfig;
   readonly ops: OpsConfig;
-  readonly testUseDocker: boolean;
 }
 
 function parseRange(name: string, value: string): Range {
@@ -172,6 +171,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT_MS,
       logLevel: e.LOG_LEVEL,
     },
-    testUseDocker: e.PDM_TEST_USE_DOCKER,
   });
 }

@@ -16,9 +16,6 @@ const csv = z
       .filter((x) => x !== ''),
   )
   .pipe(z.array(z.string()).min(1));
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const ENV_SCHEMA = z.object({
   /** Kafka bootstrap servers. When set together with SCHEMA_REGISTRY_URL and CLICKHOUSE_URL, `stack up` starts nothing. */
@@ -88,8 +85,6 @@ export const ENV_SCHEMA = z.object({
   PDM_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   PDM_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Use testcontainers instead of local processes in tests when a Docker daemon answers. */
-  PDM_TEST_USE_DOCKER: bool.default(false),
 });
 
 export type Env = z.infer<typeof ENV_SCHEMA>;

@@ -57,18 +57,29 @@ describe('foundation round trip on the local stack', () => {
       pressure: 101.125,
       vibration: 39.75,
     };
-    const producer = createKafkaClient(config.kafka, '-it').producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = createKafkaClient(config.kafka, '-it').producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     await producer.send({
       topic: config.kafka.topics.telemetry,
       acks: -1,
       messages: [
-        { key: machineKey(record.machineId), value: encoder.encode('telemetry', record), timestamp: String(record.ts) },
+        {
+          key: machineKey(record.machineId),
+          value: encoder.encode('telemetry', record),
+          timestamp: String(record.ts),
+        },
       ],
     });
     await producer.disconnect();
 
-    const source = createKafkaSource({ kafka: config.kafka, topics: [config.kafka.topics.telemetry], log: silentLogger });
+    const source = createKafkaSource({
+      kafka: config.kafka,
+      topics: [config.kafka.topics.telemetry],
+      log: silentLogger,
+    });
     const received = await new Promise<SourceMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error('no message within 60 s'));
@@ -97,7 +108,11 @@ describe('foundation round trip on the local stack', () => {
     const report = await migrate(ch, database);
     expect(report.applied.length).toBeGreaterThan(0);
     expect((await migrate(ch, database)).applied).toEqual([]);
-    const writer = createBatchWriter<PredictionRow>({ ch, table: `${quoteIdent(database)}.predictions`, flushMs: 50 });
+    const writer = createBatchWriter<PredictionRow>({
+      ch,
+      table: `${quoteIdent(database)}.predictions`,
+      flushMs: 50,
+    });
     await writer.write([
       {
         machine_id: record.machineId,
