@@ -50,7 +50,8 @@ export function createClickHouseService(
     pidFile: p.pidFile,
     markers: [`--config-file=${p.configXml}`],
     stdoutLog: p.stdoutLog,
-    diagnosticLogs: [p.stdoutLog, p.errorLog],
+    // The server log too: a server stopped by a signal (or one that only looked dead) leaves no error line.
+    diagnosticLogs: [p.stdoutLog, p.errorLog, p.serverLog],
     log,
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
     detail: `native tcp ${host}:${clickhouseTcpPort}`,

@@ -2,9 +2,10 @@
  * The lifecycle shared by every local service: a detached process owned through a pid file, guarded ports,
  * a readiness probe. Each service module supplies how to prepare and launch it and how to tell it is ready.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PdmError } from '../shared/errors.js';
 import { isListening, waitUntil, whoListens } from './probe.js';
-import { isOurs, ownedPid, spawnDetached, stopOwned, tailFile, type OwnedProcess } from './process.js';
+import { ownedPid, processState, spawnDetached, stopOwned, tailFile, type OwnedProcess } from './process.js';
 import type {
   LocalService,
   ServiceName,
@@ -65,11 +66,34 @@ export function createProcessService(spec: ProcessServiceSpec): LocalService {
     return taken;
   }
 
+  /**
+   * After our process is gone the kernel has closed its listeners; a port still answering belongs to someone
+   * else, which the next `start()` reports precisely — so this only waits, bounded, and warns.
+   */
+  async function waitPortsFree(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const taken = await takenPorts();
+      if (taken.length === 0) return;
+      if (Date.now() >= deadline) {
+        spec.log.warn(
+          `${spec.name}: stopped, but port ${taken.map((p) => p.port).join(', ')} still accepts connections`,
+        );
+        return;
+      }
+      await sleep(100);
+    }
+  }
+
   async function waitReady(pid: number): Promise<'ready' | 'timeout' | 'exited'> {
     return waitUntil(() => spec.ready(), {
       timeoutMs: readyTimeoutMs,
       intervalMs: 250,
-      stillAlive: () => isOurs(pid, spec.markers),
+      // Only a gone (or replaced) process has exited: mid-exec the command line is briefly empty.
+      stillAlive: () => {
+        const state = processState(pid, spec.markers);
+        return state === 'ours' || state === 'in-transition';
+      },
     });
   }
 
@@ -78,7 +102,7 @@ export function createProcessService(spec: ProcessServiceSpec): LocalService {
     address: () => spec.address,
 
     async start(): Promise<StartOutcome> {
-      const running = ownedPid(spec);
+      const running = await ownedPid(spec);
       if (running !== undefined) {
         // Ours and alive: healthy already, or still starting (another `up` launched it a moment ago).
         const outcome = await waitReady(running);
@@ -123,7 +147,9 @@ export function createProcessService(spec: ProcessServiceSpec): LocalService {
     },
 
     async stop(): Promise<StopOutcome> {
-      return stopOwned(spec, stopGraceMs);
+      const outcome = await stopOwned(spec, stopGraceMs);
+      if (outcome !== 'not-running') await waitPortsFree();
+      return outcome;
     },
 
     async status(): Promise<ServiceStatus> {
@@ -134,7 +160,7 @@ export function createProcessService(spec: ProcessServiceSpec): LocalService {
         logFile: spec.diagnosticLogs[0] ?? spec.stdoutLog,
         ...(spec.detail === undefined ? {} : { detail: spec.detail }),
       };
-      const pid = ownedPid(spec);
+      const pid = await ownedPid(spec);
       if (pid !== undefined) {
         const healthy = await spec.ready();
         return healthy

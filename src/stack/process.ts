@@ -79,41 +79,95 @@ export function commandLine(pid: number): string | undefined {
   }
 }
 
-export function isOurs(pid: number, markers: readonly string[]): boolean {
-  const cmd = commandLine(pid);
-  return cmd !== undefined && markers.every((m) => cmd.includes(m));
+/**
+ * What a pid is to us right now. `in-transition` = alive but with an empty command line, which Linux shows
+ * for a moment while a process execs (setpriv → clickhouse-server, sh → java) and while it exits (the
+ * leader thread has dropped its memory but other threads still hold files, sockets and locks). Treating
+ * that moment as "gone" once made a healthy ClickHouse look like it had died during startup.
+ */
+export type ProcessState = 'ours' | 'foreign' | 'in-transition' | 'gone';
+
+/**
+ * False once the process no longer exists or is a zombie whose threads have all exited (its files,
+ * sockets and locks are released by then). A zombie leader with live threads is still alive.
+ */
+export function isAlive(pid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // No such process (or no /proc): not running.
+    return false;
+  }
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? '1');
+  return !((state === 'Z' || state === 'X') && threads <= 1);
 }
 
-/** Our live pid, or undefined; a pid file that no longer names our process is removed. */
-export function ownedPid(proc: OwnedProcess): number | undefined {
+export function processState(pid: number, markers: readonly string[]): ProcessState {
+  if (!isAlive(pid)) return 'gone';
+  const cmd = commandLine(pid);
+  if (cmd === undefined) return isAlive(pid) ? 'in-transition' : 'gone';
+  return markers.every((m) => cmd.includes(m)) ? 'ours' : 'foreign';
+}
+
+export function isOurs(pid: number, markers: readonly string[]): boolean {
+  return processState(pid, markers) === 'ours';
+}
+
+/**
+ * Our live pid, or undefined; a pid file that no longer names our process is removed. A process caught
+ * mid-exec or mid-exit is looked at again for up to `settleMs`; if it is still alive then, it is the one the
+ * pid file named (a pid is not reused before its process is reaped), so it counts as ours.
+ */
+export async function ownedPid(proc: OwnedProcess, settleMs = 2_000): Promise<number | undefined> {
   const pid = readPidFile(proc.pidFile);
   if (pid === undefined) return undefined;
-  if (isOurs(pid, proc.markers)) return pid;
+  const deadline = Date.now() + settleMs;
+  let state = processState(pid, proc.markers);
+  while (state === 'in-transition' && Date.now() < deadline) {
+    await sleep(20);
+    state = processState(pid, proc.markers);
+  }
+  if (state === 'ours' || state === 'in-transition') return pid;
   rmSync(proc.pidFile, { force: true });
   return undefined;
 }
 
+/** Polls until `pid` is gone (see {@link isAlive}); false when `timeoutMs` passes first. */
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
 /**
- * Stops our process: SIGTERM, wait up to `graceMs`, then SIGKILL. Never signals a pid whose command line
- * lacks the markers.
+ * Stops our process: SIGTERM, wait up to `graceMs` until it is really gone (not merely past the point where
+ * its command line empties), then SIGKILL. Never signals a pid whose command line lacks the markers; once
+ * verified, the pid stays ours until the process is reaped, so later signals need no new check.
  */
 export async function stopOwned(
   proc: OwnedProcess,
   graceMs: number,
 ): Promise<'stopped' | 'killed' | 'not-running'> {
-  const pid = ownedPid(proc);
+  const pid = await ownedPid(proc);
   if (pid === undefined) return 'not-running';
   signal(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isOurs(pid, proc.markers)) {
-      rmSync(proc.pidFile, { force: true });
-      return 'stopped';
-    }
-    await sleep(100);
+  if (await waitGone(pid, graceMs)) {
+    rmSync(proc.pidFile, { force: true });
+    return 'stopped';
   }
-  if (isOurs(pid, proc.markers)) signal(pid, 'SIGKILL');
-  for (let i = 0; i < 50 && isOurs(pid, proc.markers); i++) await sleep(100);
+  signal(pid, 'SIGKILL');
+  if (!(await waitGone(pid, 10_000))) {
+    throw new PdmError(
+      `process ${pid} (${proc.pidFile}) is still alive 10 s after SIGKILL (stuck in the kernel?); its ports and ` +
+        'files may stay busy until it goes',
+      { code: 'STACK_STOP_FAILED', stage: 'stack' },
+    );
+  }
   rmSync(proc.pidFile, { force: true });
   return 'killed';
 }
