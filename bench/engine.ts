@@ -50,8 +50,11 @@ const ch = createClickHouse(config.clickhouse);
 const db = quoteIdent(database);
 const count = async (where = '1'): Promise<number> =>
   Number(
-    (await ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.predictions FINAL WHERE ${where}`))[0]?.n ??
-      0,
+    (
+      await ch.query<{ n: string }>(
+        `SELECT toString(count()) AS n FROM ${db}.predictions FINAL WHERE ${where}`,
+      )
+    )[0]?.n ?? 0,
   );
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,7 +78,9 @@ const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
 const endMs = startMs + days * 24 * HOUR_MS;
 // Closable buckets: B ≤ last telemetry ts − lateness for each machine (hourly data up to endMs − 1 h).
-const lastClosable = Math.floor((endMs - HOUR_MS - config.features.allowedLatenessMs) / config.features.bucketMs);
+const lastClosable = Math.floor(
+  (endMs - HOUR_MS - config.features.allowedLatenessMs) / config.features.bucketMs,
+);
 const firstBucket = Math.ceil(startMs / config.features.bucketMs);
 const expected = machines * (lastClosable - firstBucket + 1);
 while ((await count()) < expected) await sleep(250);
@@ -87,7 +92,10 @@ const state = running.engine.featureStats();
 // Live rounds: each adds 12 hourly readings per machine, which closes exactly one more bucket.
 const registry = createSchemaRegistryClient(config.registry);
 const encoder = await createRecordEncoder(registry, config.kafka.topics);
-const producer = createKafkaClient(config.kafka, '-bench').producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = createKafkaClient(config.kafka, '-bench').producer({
+  idempotent: true,
+  maxInFlightRequests: 1,
+});
 await producer.connect();
 const latenciesMs: number[] = [];
 let ts = endMs;
@@ -98,7 +106,11 @@ for (let r = 0; r < rounds; r++) {
   for (let h = 0; h < 12; h++, ts += HOUR_MS) {
     for (let m = 1; m <= machines; m++) {
       const record = { machineId: m, ts, volt: 170 + (m % 7), rotate: 450, pressure: 100, vibration: 40 };
-      messages.push({ key: machineKey(m), value: encoder.encode('telemetry', record), timestamp: String(ts) });
+      messages.push({
+        key: machineKey(m),
+        value: encoder.encode('telemetry', record),
+        timestamp: String(ts),
+      });
     }
   }
   const sent = performance.now();
@@ -118,7 +130,10 @@ console.log(
       bench: 'engine',
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
       fleet: { machines, days, recordsConsumed: records, predictions: expected },
-      backlog: { seconds: Number(backlogSeconds.toFixed(2)), eventsPerSecond: Math.round(records / backlogSeconds) },
+      backlog: {
+        seconds: Number(backlogSeconds.toFixed(2)),
+        eventsPerSecond: Math.round(records / backlogSeconds),
+      },
       live: {
         rounds,
         readingsPerRound: 12 * machines,

@@ -33,10 +33,10 @@ export function registerRunCommand(program: Command): void {
       };
       await new Promise<void>((resolve) => {
         let once = false;
-        const onSignal = (sig: NodeJS.Signals) => {
+        const onSignal = (why: string) => {
           if (once) return;
           once = true;
-          shutdown(sig).then(resolve, (err: unknown) => {
+          shutdown(why).then(resolve, (err: unknown) => {
             exitCode = 1;
             log.error({ err: errorMessage(err) }, 'shutdown failed');
             resolve();
@@ -46,7 +46,7 @@ export function registerRunCommand(program: Command): void {
         process.once('SIGINT', onSignal);
         running.engine.done.then(
           () => {
-            onSignal('SIGTERM');
+            onSignal('consumer stopped');
           },
           (err: unknown) => {
             exitCode = 1;
@@ -54,7 +54,7 @@ export function registerRunCommand(program: Command): void {
               { err: errorMessage(err) },
               'engine stopped on a non-retryable error; offsets of the failed batch are not committed',
             );
-            onSignal('SIGTERM');
+            onSignal('engine error');
           },
         );
       });

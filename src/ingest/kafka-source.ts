@@ -50,6 +50,11 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
   });
+  // Time of the latest fetch response: a batch being processed was fetched at or before it.
+  let lastFetchAt = 0;
+  consumer.on(consumer.events.FETCH, (e) => {
+    lastFetchAt = e.timestamp;
+  });
   consumer.on(consumer.events.CRASH, (e) => {
     settle?.reject(e.payload.error);
   });
@@ -113,6 +118,7 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
             topic: batch.topic,
             partition: batch.partition,
             highWatermark: batch.highWatermark,
+            fetchedAtMs: lastFetchAt > 0 ? lastFetchAt : Date.now(),
             messages: batch.messages.map((m) => toSourceMessage(batch.topic, batch.partition, m)),
           };
           const commit = await handlers.onBatch(sourceBatch, {

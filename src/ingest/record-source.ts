@@ -9,6 +9,8 @@ export interface SourceBatch extends TopicPartition {
   readonly messages: readonly SourceMessage[];
   /** Log end offset of the partition when the batch was fetched. */
   readonly highWatermark: string;
+  /** Wall time by which every message of the batch was in the log (the fetch response, or later). */
+  readonly fetchedAtMs: number;
 }
 
 export interface BatchControl {

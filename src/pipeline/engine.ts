@@ -28,7 +28,13 @@ import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js'
 import { whileHeartbeating } from './heartbeat.js';
 import { emit, type OutputWriters, type RowScorer } from './outputs.js';
 import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
-import { createSideProgress, sideWatermarkMs, type SideProgress } from './side-progress.js';
+import {
+  addCheckpoint,
+  advancePosition,
+  createSideProgress,
+  sideWatermarkMs,
+  type SideProgress,
+} from './side-progress.js';
 
 /** The topics the engine consumes: failures are labels for training only. */
 export const ENGINE_INPUTS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
@@ -37,8 +43,8 @@ type InputKind = (typeof ENGINE_INPUTS)[number];
 interface PartitionTask {
   readonly features: FeatureEngine;
   readonly side: SideProgress;
-  /** Wall time of the last side end-offset refresh. */
-  sideRefreshedAt: number;
+  /** Largest telemetry event time processed in this partition. */
+  telemetryMaxTs: number;
 }
 
 export interface EngineDeps {
@@ -75,6 +81,8 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Partitions whose first batch after the restore seek has not arrived yet. */
   const awaitingSeek = new Set<string>();
   let assignedOnce = false;
+  /** Wall time at which the last side end-offset read started. */
+  let sideRefreshedAt = 0;
   /** Batches wait for the latest assignment's restore to be planned and seeked. */
   let assignment: Promise<void> = Promise.resolve();
 
@@ -82,7 +90,7 @@ export function createEngine(deps: EngineDeps): Engine {
     return {
       features: createFeatureEngine({ ...config.features, resumeAfter: plan.resumeAfter }),
       side: createSideProgress(),
-      sideRefreshedAt: 0,
+      telemetryMaxTs: Number.NEGATIVE_INFINITY,
     };
   }
 
@@ -127,6 +135,7 @@ export function createEngine(deps: EngineDeps): Engine {
     tasks.clear();
     nextOffset.clear();
     awaitingSeek.clear();
+    sideRefreshedAt = 0;
     for (const tp of assigned) {
       const kind = kindOfTopic.get(tp.topic);
       if (kind === undefined) continue;
@@ -158,18 +167,26 @@ export function createEngine(deps: EngineDeps): Engine {
     assignedOnce = true;
   }
 
-  /** Log end offsets of this partition's side topics, fetched after the batch that wants to close buckets. */
-  async function refreshSideEnds(partition: number, task: PartitionTask, receivedAt: number): Promise<void> {
-    const notBefore = receivedAt + config.kafka.sideGraceMs;
-    if (task.sideRefreshedAt >= notBefore) return;
+  /**
+   * Log end offsets of the side topics, read at least the grace period after the batch that wants to
+   * close buckets was fetched. One read covers every partition: batches fetched before it need no read of
+   * their own.
+   */
+  async function refreshSideEnds(fetchedAt: number): Promise<void> {
+    const notBefore = fetchedAt + config.kafka.sideGraceMs;
+    if (sideRefreshedAt >= notBefore) return;
     const wait = notBefore - Date.now();
     if (wait > 0) await sleep(wait);
-    task.sideRefreshedAt = Date.now();
+    const readAt = Date.now();
     for (const kind of ['errors', 'maintenance', 'machines'] as const) {
-      const end = (await source.endOffsets(topics[kind])).get(partition);
-      const s = task.side[kind];
-      if (end !== undefined && (s.end === undefined || BigInt(end) > s.end)) s.end = BigInt(end);
+      const ends = await source.endOffsets(topics[kind]);
+      for (const [partition, task] of tasks) {
+        const end = ends.get(partition);
+        const upTo = task.telemetryMaxTs - config.features.allowedLatenessMs;
+        if (end !== undefined) addCheckpoint(task.side[kind], BigInt(end), upTo);
+      }
     }
+    sideRefreshedAt = readAt;
   }
 
   function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
@@ -256,17 +273,13 @@ export function createEngine(deps: EngineDeps): Engine {
     if (last === undefined) return false;
     nextOffset.set(key, BigInt(last.offset) + 1n);
     if (kind !== 'telemetry') {
-      const s = task.side[kind];
-      s.position = BigInt(last.offset) + 1n;
-      // A batch fetched before the last refresh carries an older end offset: never move `end` backwards,
-      // or a partition would look caught up while a message it has not processed is waiting.
-      const hw = BigInt(batch.highWatermark);
-      if (s.end === undefined || hw > s.end) s.end = hw;
-      for (const e of events) if ('ts' in e.record && e.record.ts > s.maxTs) s.maxTs = e.record.ts;
+      advancePosition(task.side[kind], BigInt(last.offset) + 1n);
     } else {
-      await refreshSideEnds(batch.partition, task, receivedAt);
+      for (const e of events)
+        if ('ts' in e.record && e.record.ts > task.telemetryMaxTs) task.telemetryMaxTs = e.record.ts;
+      await refreshSideEnds(fetched.fetchedAtMs);
     }
-    task.features.advanceSideWatermark(sideWatermarkMs(task.side, config.features.allowedLatenessMs));
+    task.features.advanceSideWatermark(sideWatermarkMs(task.side));
     const closed = task.features.closeReady();
     for (const run of closed.silent) metrics.silentMachineBuckets.inc(run.buckets);
     metrics.consumerLag.set(

@@ -5,7 +5,8 @@ export { planRestore, replayStartMs, type RestorePlan } from './restore.js';
 export {
   sideWatermarkMs,
   createSideProgress,
-  isCaughtUp,
+  addCheckpoint,
+  advancePosition,
   SIDE_KINDS,
   type SideProgress,
 } from './side-progress.js';

@@ -1,43 +1,65 @@
 import { describe, expect, it } from 'vitest';
-import { createSideProgress, isCaughtUp, sideWatermarkMs } from '../../../src/pipeline/index.js';
-import { replayStartMs } from '../../../src/pipeline/index.js';
+import {
+  addCheckpoint,
+  advancePosition,
+  createSideProgress,
+  replayStartMs,
+  sideWatermarkMs,
+} from '../../../src/pipeline/index.js';
 
 const H = 3_600_000;
 
-describe('side watermark of a partition', () => {
-  it('is -Infinity until the end offsets are known', () => {
-    expect(sideWatermarkMs(createSideProgress(), 2 * H)).toBe(Number.NEGATIVE_INFINITY);
+describe('side watermark of a partition (end-offset checkpoints)', () => {
+  it('is -Infinity before any checkpoint', () => {
+    expect(sideWatermarkMs(createSideProgress())).toBe(Number.NEGATIVE_INFINITY);
   });
 
-  it('is +Infinity when every side partition is consumed to its end offset', () => {
+  it('advances for a sparse or empty side partition without seeing any of its events', () => {
     const p = createSideProgress();
-    for (const s of Object.values(p)) {
-      s.position = 5n;
-      s.end = 5n;
-    }
-    expect(sideWatermarkMs(p, 2 * H)).toBe(Number.POSITIVE_INFINITY);
+    for (const s of Object.values(p)) addCheckpoint(s, 0n, 10 * H);
+    expect(sideWatermarkMs(p)).toBe(10 * H);
   });
 
-  it('falls back to the lagging topic’s event time minus the lateness', () => {
+  it('waits until the side partition is processed past the checkpoint end', () => {
     const p = createSideProgress();
-    p.machines.position = 3n;
-    p.machines.end = 3n;
-    p.maintenance.position = 10n;
-    p.maintenance.end = 10n;
-    p.errors.position = 4n;
-    p.errors.end = 6n;
-    p.errors.maxTs = 100 * H;
-    expect(isCaughtUp(p.errors)).toBe(false);
-    expect(sideWatermarkMs(p, 2 * H)).toBe(98 * H);
+    addCheckpoint(p.machines, 0n, 50 * H);
+    addCheckpoint(p.maintenance, 0n, 50 * H);
+    addCheckpoint(p.errors, 7n, 50 * H);
+    expect(sideWatermarkMs(p)).toBe(Number.NEGATIVE_INFINITY);
+    advancePosition(p.errors, 5n);
+    expect(sideWatermarkMs(p)).toBe(Number.NEGATIVE_INFINITY);
+    advancePosition(p.errors, 7n);
+    expect(sideWatermarkMs(p)).toBe(50 * H);
   });
 
-  it('treats unconsumed machine metadata as unknown: nothing closes', () => {
+  it('keeps advancing while producers keep writing (never fully caught up)', () => {
     const p = createSideProgress();
-    p.errors.end = 0n;
-    p.maintenance.end = 0n;
-    p.machines.position = 0n;
-    p.machines.end = 1n;
-    expect(sideWatermarkMs(p, 0)).toBe(Number.NEGATIVE_INFINITY);
+    addCheckpoint(p.machines, 0n, 99 * H);
+    addCheckpoint(p.maintenance, 0n, 99 * H);
+    addCheckpoint(p.errors, 10n, 20 * H);
+    addCheckpoint(p.errors, 20n, 30 * H);
+    advancePosition(p.errors, 15n); // past the first checkpoint, the log has grown since
+    expect(sideWatermarkMs(p)).toBe(20 * H);
+    advancePosition(p.errors, 21n);
+    expect(sideWatermarkMs(p)).toBe(30 * H);
+  });
+
+  it('never moves backwards on a stale end offset or a smaller upTo', () => {
+    const p = createSideProgress();
+    addCheckpoint(p.errors, 10n, 20 * H);
+    addCheckpoint(p.errors, 8n, 25 * H); // read earlier: merged into the pending checkpoint
+    advancePosition(p.errors, 10n);
+    expect(p.errors.completeUpTo).toBe(25 * H);
+    addCheckpoint(p.errors, 10n, 5 * H);
+    expect(p.errors.completeUpTo).toBe(25 * H);
+  });
+
+  it('is the minimum over the three side topics', () => {
+    const p = createSideProgress();
+    addCheckpoint(p.errors, 0n, 30 * H);
+    addCheckpoint(p.maintenance, 0n, 20 * H);
+    addCheckpoint(p.machines, 0n, 40 * H);
+    expect(sideWatermarkMs(p)).toBe(20 * H);
   });
 });
 
