@@ -32,7 +32,9 @@ import {
   addCheckpoint,
   advancePosition,
   createSideProgress,
+  SIDE_KINDS,
   sideWatermarkMs,
+  type SideKind,
   type SideProgress,
 } from './side-progress.js';
 
@@ -81,8 +83,8 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Partitions whose first batch after the restore seek has not arrived yet. */
   const awaitingSeek = new Set<string>();
   let assignedOnce = false;
-  /** Wall time at which the last side end-offset read started. */
-  let sideRefreshedAt = 0;
+  /** The latest read of the side topics' end offsets (all partitions) and when it started. */
+  let sideEnds: { readAt: number; ends: Record<SideKind, Map<number, string>> } | undefined;
   /** Batches wait for the latest assignment's restore to be planned and seeked. */
   let assignment: Promise<void> = Promise.resolve();
 
@@ -135,7 +137,7 @@ export function createEngine(deps: EngineDeps): Engine {
     tasks.clear();
     nextOffset.clear();
     awaitingSeek.clear();
-    sideRefreshedAt = 0;
+    sideEnds = undefined;
     for (const tp of assigned) {
       const kind = kindOfTopic.get(tp.topic);
       if (kind === undefined) continue;
@@ -168,25 +170,26 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   /**
-   * Log end offsets of the side topics, read at least the grace period after the batch that wants to
-   * close buckets was fetched. One read covers every partition: batches fetched before it need no read of
-   * their own.
+   * After a telemetry batch of `partition`, records a side checkpoint for that partition: "side events
+   * up to (its telemetry max ts − lateness) are before these end offsets". The end offsets must have been
+   * read at least the grace period after the batch was fetched; one read (all partitions at once) serves
+   * every batch fetched early enough, so a fetch round costs one read, not one per partition.
    */
-  async function refreshSideEnds(fetchedAt: number): Promise<void> {
+  async function checkpointSides(partition: number, task: PartitionTask, fetchedAt: number): Promise<void> {
     const notBefore = fetchedAt + config.kafka.sideGraceMs;
-    if (sideRefreshedAt >= notBefore) return;
-    const wait = notBefore - Date.now();
-    if (wait > 0) await sleep(wait);
-    const readAt = Date.now();
-    for (const kind of ['errors', 'maintenance', 'machines'] as const) {
-      const ends = await source.endOffsets(topics[kind]);
-      for (const [partition, task] of tasks) {
-        const end = ends.get(partition);
-        const upTo = task.telemetryMaxTs - config.features.allowedLatenessMs;
-        if (end !== undefined) addCheckpoint(task.side[kind], BigInt(end), upTo);
-      }
+    if (sideEnds === undefined || sideEnds.readAt < notBefore) {
+      const wait = notBefore - Date.now();
+      if (wait > 0) await sleep(wait);
+      const readAt = Date.now();
+      const ends = {} as Record<SideKind, Map<number, string>>;
+      for (const kind of SIDE_KINDS) ends[kind] = await source.endOffsets(topics[kind]);
+      sideEnds = { readAt, ends };
     }
-    sideRefreshedAt = readAt;
+    const upTo = task.telemetryMaxTs - config.features.allowedLatenessMs;
+    for (const kind of SIDE_KINDS) {
+      const end = sideEnds.ends[kind].get(partition);
+      if (end !== undefined) addCheckpoint(task.side[kind], BigInt(end), upTo);
+    }
   }
 
   function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
@@ -277,7 +280,7 @@ export function createEngine(deps: EngineDeps): Engine {
     } else {
       for (const e of events)
         if ('ts' in e.record && e.record.ts > task.telemetryMaxTs) task.telemetryMaxTs = e.record.ts;
-      await refreshSideEnds(fetched.fetchedAtMs);
+      await checkpointSides(fetched.partition, task, fetched.fetchedAtMs);
     }
     task.features.advanceSideWatermark(sideWatermarkMs(task.side));
     const closed = task.features.closeReady();
