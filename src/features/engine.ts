@@ -177,6 +177,26 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
         message: `${e.kind} ts ${ts} is at or before the last closed bucket ${lastClosed} of machine ${e.record.machineId}`,
       });
     };
+    /** A timed side event's machine state, or undefined once its INVALID/LATE outcome is recorded. */
+    const acceptTimed = (
+      index: number,
+      e: PdmEvent,
+      machineId: number,
+      ts: number,
+      categoryProblem: string | null,
+    ): MachineState | undefined => {
+      const bad = checkKeyAndTime(machineId, ts) ?? categoryProblem;
+      if (bad !== null) {
+        invalid(index, e, bad);
+        return undefined;
+      }
+      const st = stateFor(machineId);
+      if (ts <= st.lastClosed) {
+        late(index, e, ts, st.lastClosed);
+        return undefined;
+      }
+      return st;
+    };
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as PdmEvent;
       switch (e.kind) {
@@ -210,32 +230,16 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
         }
         case 'errors': {
           const r = e.record;
-          const bad = checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('errorId', r.errorId, ERROR_IDS);
-          if (bad !== null) {
-            invalid(i, e, bad);
-            break;
-          }
-          const st = stateFor(r.machineId);
-          if (r.ts <= st.lastClosed) {
-            late(i, e, r.ts, st.lastClosed);
-            break;
-          }
+          const st = acceptTimed(i, e, r.machineId, r.ts, checkCategory('errorId', r.errorId, ERROR_IDS));
+          if (st === undefined) break;
           addError(st, r.ts, errorIndex(r.errorId));
           counts.errors++;
           break;
         }
         case 'maintenance': {
           const r = e.record;
-          const bad = checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('comp', r.comp, COMPONENTS);
-          if (bad !== null) {
-            invalid(i, e, bad);
-            break;
-          }
-          const st = stateFor(r.machineId);
-          if (r.ts <= st.lastClosed) {
-            late(i, e, r.ts, st.lastClosed);
-            break;
-          }
+          const st = acceptTimed(i, e, r.machineId, r.ts, checkCategory('comp', r.comp, COMPONENTS));
+          if (st === undefined) break;
           addMaintenance(st, r.ts, componentIndex(r.comp));
           counts.maintenance++;
           break;

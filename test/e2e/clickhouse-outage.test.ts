@@ -15,6 +15,8 @@ import {
   compareWithBatch,
   dropDatabase,
   e2eEnv,
+  engineReady,
+  stopEngines,
   metricSum,
   metricsText,
   predictionCount,
@@ -34,10 +36,7 @@ let engine: EngineProcess | undefined;
 
 afterAll(async () => {
   await stackUp(loadConfig(), quiet); // whatever happened, leave ClickHouse running
-  if (engine !== undefined && engine.proc.exitCode === null) {
-    engine.proc.kill('SIGTERM');
-    await engine.exited;
-  }
+  await stopEngines([engine]);
   if (e !== undefined) await dropDatabase(e);
 });
 
@@ -48,10 +47,7 @@ describe.skipIf(external)('ClickHouse outage (local stack only)', () => {
     await cli(['schemas', 'register'], env.env);
     const expected = await batchExpectation(env, SIM);
     engine = startEngineProcess(env.env);
-    await waitFor('engine readiness', async () => {
-      const res = await fetch(`http://127.0.0.1:${env.httpPort}/readyz`);
-      return res.status === 200 ? true : undefined;
-    });
+    await engineReady(env.httpPort);
     const publishing = cli(
       ['simulate', ...SIM, '--max-rate', '150', '--batch-records', '50', '--no-progress'],
       env.env,

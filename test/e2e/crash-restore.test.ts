@@ -11,6 +11,8 @@ import {
   compareWithBatch,
   dropDatabase,
   e2eEnv,
+  engineReady,
+  stopEngines,
   predictionCount,
   startEngineProcess,
   streamedRows,
@@ -25,21 +27,9 @@ let e: E2eEnv;
 const engines: EngineProcess[] = [];
 
 afterAll(async () => {
-  for (const p of engines) {
-    if (p.proc.exitCode === null && p.proc.signalCode === null) {
-      p.proc.kill('SIGTERM');
-      await p.exited;
-    }
-  }
+  await stopEngines(engines);
   await dropDatabase(e);
 });
-
-async function ready(port: number): Promise<void> {
-  await waitFor('engine readiness', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-    return res.status === 200 ? true : undefined;
-  });
-}
 
 describe('crash and restore', () => {
   it('SIGKILL mid-run, restart: same deduplicated contents as an uninterrupted run, nothing missing', async () => {
@@ -49,7 +39,7 @@ describe('crash and restore', () => {
 
     const first = startEngineProcess(e.env);
     engines.push(first);
-    await ready(e.httpPort);
+    await engineReady(e.httpPort);
     // Paced so that the kill lands while the fleet is still being published and scored.
     const publishing = cli(
       ['simulate', ...SIM, '--max-rate', '250', '--batch-records', '50', '--no-progress'],
@@ -68,7 +58,7 @@ describe('crash and restore', () => {
 
     const second = startEngineProcess(e.env);
     engines.push(second);
-    await ready(e.httpPort);
+    await engineReady(e.httpPort);
     await waitCaughtUp(e, expected.size);
 
     const cmp = compareWithBatch(expected, await streamedRows(e));

@@ -21,6 +21,8 @@ import {
   compareWithBatch,
   dropDatabase,
   e2eEnv,
+  engineReady,
+  stopEngines,
   startEngineProcess,
   streamedRows,
   waitCaughtUp,
@@ -34,10 +36,7 @@ let e: E2eEnv;
 let engine: EngineProcess | undefined;
 
 afterAll(async () => {
-  if (engine !== undefined && engine.proc.exitCode === null) {
-    engine.proc.kill('SIGTERM');
-    await engine.exited;
-  }
+  await stopEngines([engine]);
   await dropDatabase(e);
 });
 
@@ -49,10 +48,7 @@ describe('engine end to end', () => {
     expect(expected.size).toBeGreaterThan(50);
 
     engine = startEngineProcess(e.env);
-    await waitFor('engine readiness', async () => {
-      const res = await fetch(`http://127.0.0.1:${e.httpPort}/readyz`);
-      return res.status === 200 ? true : undefined;
-    });
+    await engineReady(e.httpPort);
     await cli(['simulate', ...SIM, '--no-progress'], e.env);
     await waitCaughtUp(e, expected.size);
 

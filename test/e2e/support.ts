@@ -103,6 +103,24 @@ export async function waitFor<T>(
   }
 }
 
+/** Waits until the engine's /readyz answers 200. */
+export async function engineReady(httpPort: number): Promise<void> {
+  await waitFor('engine readiness', async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    return res.status === 200 ? true : undefined;
+  });
+}
+
+/** SIGTERM to every engine still running, then wait for it. */
+export async function stopEngines(engines: readonly (EngineProcess | undefined)[]): Promise<void> {
+  for (const p of engines) {
+    if (p !== undefined && p.proc.exitCode === null && p.proc.signalCode === null) {
+      p.proc.kill('SIGTERM');
+      await p.exited;
+    }
+  }
+}
+
 export async function metricsText(httpPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
   return res.text();

@@ -5,16 +5,10 @@
 import avsc from 'avsc';
 import type { Type } from 'avsc';
 
-export const COMPATIBILITY_LEVELS = [
-  'NONE',
-  'BACKWARD',
-  'BACKWARD_TRANSITIVE',
-  'FORWARD',
-  'FORWARD_TRANSITIVE',
-  'FULL',
-  'FULL_TRANSITIVE',
-] as const;
-export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
+// The levels are the registry API's; the client side (decode) owns the list.
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from '../../decode/index.js';
+
+export { COMPATIBILITY_LEVELS, type CompatibilityLevel };
 
 /** Confluent's default level. */
 export const DEFAULT_COMPATIBILITY: CompatibilityLevel = 'BACKWARD';
