@@ -19,6 +19,18 @@ step "build"
 npm run --silent build
 step "stack up"
 cli stack up
+# Publishing the same fleet again into topics whose buckets are already scored would only produce
+# LATE_EVENT dead letters (correctly: those events are at or before their machines' closed buckets). A
+# second run therefore gets its own topics, consumer group and database.
+ch_url="${CLICKHOUSE_URL:-http://127.0.0.1:8123}"
+existing=$(curl -fsS "$ch_url/" --data-binary "SELECT count() FROM ${CLICKHOUSE_DATABASE:-pdm}.predictions" 2>/dev/null || echo 0)
+if [ "${existing:-0}" != 0 ]; then
+  run="demo$(date +%s)"
+  export PDM_TOPIC_PREFIX="$run." PDM_GROUP_ID="$run" CLICKHOUSE_DATABASE="pdm_$run"
+  step "earlier demo data found: this run uses topics $PDM_TOPIC_PREFIX*, group $PDM_GROUP_ID, database $CLICKHOUSE_DATABASE"
+fi
+DB="${CLICKHOUSE_DATABASE:-pdm}"
+
 step "migrate"
 cli migrate
 step "schemas register"
@@ -39,13 +51,19 @@ step "simulate $MACHINES machines x $DAYS days (seed $SEED)"
 cli simulate --machines "$MACHINES" --days "$DAYS" --seed "$SEED"
 
 step "wait for the engine to catch up"
-last=-1
+# Caught up = records in, predictions written and lag all unchanged for three polls in a row, after
+# predictions started to arrive (bounded: 6 minutes).
+last=""
+stable=0
 for _ in $(seq 1 180); do
   m=$(curl -fsS "$metrics" 2>/dev/null || true)
   lag=$(printf '%s\n' "$m" | awk '/^pdm_consumer_lag_messages\{/ {s += $2} END {print s + 0}')
   preds=$(printf '%s\n' "$m" | awk '/^pdm_predictions_total / {print $2 + 0}')
-  if [ "${lag:-1}" = 0 ] && [ "$preds" = "$last" ]; then break; fi
-  last="$preds"
+  recs=$(printf '%s\n' "$m" | awk '/^pdm_records_in_total\{/ {s += $2} END {print s + 0}')
+  now="$recs/$preds/$lag"
+  if [ "${preds:-0}" != 0 ] && [ "$lag" = 0 ] && [ "$now" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+  [ "$stable" -ge 3 ] && break
+  last="$now"
   sleep 2
 done
 echo "predictions written this run: ${preds:-0}, consumer lag: ${lag:-?}"
@@ -62,9 +80,9 @@ cat <<EOT
 
 The stack is still running:
   node bin/pdm-stream.js stack status
-  node bin/pdm-stream.js report
-  curl -s 'http://127.0.0.1:8123/?query=SELECT+machine_id,bucket_ts,predicted_class,p_comp1,p_comp2,p_comp3,p_comp4+FROM+pdm.predictions_latest+ORDER+BY+bucket_ts+DESC+LIMIT+10'
-  curl -s 'http://127.0.0.1:8123/?query=SELECT+reason,count()+FROM+pdm.dead_letters_latest+GROUP+BY+reason'
-  node bin/pdm-stream.js run        # the engine again (Ctrl-C stops it gracefully)
+  CLICKHOUSE_DATABASE=$DB node bin/pdm-stream.js report
+  curl -s 'http://127.0.0.1:8123/?query=SELECT+machine_id,bucket_ts,predicted_class,p_comp1,p_comp2,p_comp3,p_comp4+FROM+$DB.predictions_latest+ORDER+BY+bucket_ts+DESC+LIMIT+10'
+  curl -s 'http://127.0.0.1:8123/?query=SELECT+reason,count()+FROM+$DB.dead_letters_latest+GROUP+BY+reason'
+  PDM_TOPIC_PREFIX=${PDM_TOPIC_PREFIX:-pdm.} PDM_GROUP_ID=${PDM_GROUP_ID:-pdm-stream} CLICKHOUSE_DATABASE=$DB node bin/pdm-stream.js run   # the engine again (Ctrl-C stops it)
   npm run stack -- down             # stop Kafka, the registry and ClickHouse
 EOT

@@ -39,7 +39,7 @@ FROM ${db}.${TABLES.predictions} FINAL`,
         // The latest bucket of each machine; at risk = the model predicts a component failure.
         const risk = await ch.query<AtRisk>(
           `SELECT machine_id, toString(bucket_ts) AS bucket_ts, predicted_class,
-  greatest(p_comp1, p_comp2, p_comp3, p_comp4) AS p
+  greatest(greatest(p_comp1, p_comp2), greatest(p_comp3, p_comp4)) AS p
 FROM (SELECT * FROM ${db}.${TABLES.predictions} FINAL ORDER BY bucket_ts DESC LIMIT 1 BY machine_id)
 WHERE predicted_class != 'none'
 ORDER BY p DESC

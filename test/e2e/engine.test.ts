@@ -58,6 +58,9 @@ describe('engine end to end', () => {
     expect(cmp.withoutFeatures).toBe(0);
     expect(cmp.maxProb).toBeLessThanOrEqual(1e-6);
     expect(cmp.maxFeat).toBeLessThanOrEqual(1e-9);
+    const report = await cli(['report'], e.env);
+    expect(report).toContain(`predictions: ${expected.size} for 6 machines`);
+    expect(report).toMatch(/dead letters: none/);
     const db = quoteIdent(e.database);
     const raw = await e.ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.predictions`);
     expect(Number(raw[0]?.n)).toBe(expected.size); // one run, no replay: not even physical duplicates
