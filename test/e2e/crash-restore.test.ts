@@ -9,6 +9,7 @@ import {
   batchExpectation,
   cli,
   compareWithBatch,
+  expectSameAsBatch,
   dropDatabase,
   e2eEnv,
   engineReady,
@@ -63,11 +64,7 @@ describe('crash and restore', () => {
 
     const cmp = compareWithBatch(expected, await streamedRows(e));
     if (cmp.missing.length > 0) console.error(second.output().slice(-3000));
-    expect(cmp.missing).toEqual([]);
-    expect(cmp.extra).toEqual([]);
-    expect(cmp.withoutFeatures).toBe(0);
-    expect(cmp.maxProb).toBeLessThanOrEqual(1e-6);
-    expect(cmp.maxFeat).toBeLessThanOrEqual(1e-9);
+    expectSameAsBatch(cmp);
     const dl = await e.ch.query<{ n: string }>(
       `SELECT toString(count()) AS n FROM ${quoteIdent(e.database)}.dead_letters FINAL`,
     );

@@ -19,6 +19,7 @@ import {
   batchExpectation,
   cli,
   compareWithBatch,
+  expectSameAsBatch,
   dropDatabase,
   e2eEnv,
   engineReady,
@@ -53,11 +54,7 @@ describe('engine end to end', () => {
     await waitCaughtUp(e, expected.size);
 
     const cmp = compareWithBatch(expected, await streamedRows(e));
-    expect(cmp.missing).toEqual([]);
-    expect(cmp.extra).toEqual([]);
-    expect(cmp.withoutFeatures).toBe(0);
-    expect(cmp.maxProb).toBeLessThanOrEqual(1e-6);
-    expect(cmp.maxFeat).toBeLessThanOrEqual(1e-9);
+    expectSameAsBatch(cmp);
     const report = await cli(['report'], e.env);
     expect(report).toContain(`predictions: ${expected.size} for 6 machines`);
     expect(report).toMatch(/dead letters: none/);

@@ -3,6 +3,7 @@
  * local stack, with a unique topic prefix, consumer group, ClickHouse database and ops port per test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -292,4 +293,16 @@ export function compareWithBatch(expected: Map<string, ExpectedRow>, streamed: M
     maxFeat,
     withoutFeatures,
   };
+}
+
+/**
+ * The issue's acceptance rule: every closed bucket of every machine has exactly one logical prediction,
+ * equal to the batch path (probabilities within 1e-6), with the scored feature vector logged (within 1e-9).
+ */
+export function expectSameAsBatch(cmp: ReturnType<typeof compareWithBatch>): void {
+  expect(cmp.missing).toEqual([]);
+  expect(cmp.extra).toEqual([]);
+  expect(cmp.withoutFeatures).toBe(0);
+  expect(cmp.maxProb).toBeLessThanOrEqual(1e-6);
+  expect(cmp.maxFeat).toBeLessThanOrEqual(1e-9);
 }
