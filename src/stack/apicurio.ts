@@ -6,20 +6,15 @@
  * Readiness = `GET <base>/apis/ccompat/v7/subjects` answers 200; after a start the global compatibility
  * is set to BACKWARD (Apicurio's default is NONE, Confluent's is BACKWARD).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
-import { ConfigError, PdmError } from '../shared/errors.js';
+import { PdmError } from '../shared/errors.js';
 import type { StackPaths } from './paths.js';
 import { httpGet } from './probe.js';
 import { createProcessService } from './process-service.js';
-import { tailFile } from './process.js';
+import { JAVA_HINT, mavenIntoDir, requireTool } from './maven.js';
 import type { LocalService, StackLog } from './service.js';
-
-const run = promisify(execFile);
-const COMPLETE_MARKER = '.complete';
 
 export const APICURIO_VERSION = '2.4.2.Final';
 /** Where the Confluent-compatible API lives on an Apicurio server; clients use `<base>` + this path. */
@@ -118,11 +113,7 @@ export function createApicurioService(
         `Apicurio Registry ${APICURIO_VERSION} (Confluent API at ${APICURIO_CCOMPAT_PATH}, H2 file storage)`,
       ),
     async prepare() {
-      const java = await requireTool(
-        'java',
-        ['-version'],
-        'a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)',
-      );
+      const java = await requireTool('schema-registry', 'java', ['-version'], JAVA_HINT);
       await buildRunner(p, log, options.mavenTimeoutMs ?? 600_000);
       mkdirSync(join(p.database, '..'), { recursive: true });
       // cwd = our directory: Narayana writes its ObjectStore relative to it.
@@ -168,18 +159,6 @@ async function setGlobalCompatibility(url: string, level: string): Promise<void>
   }
 }
 
-async function requireTool(tool: string, probeArgs: string[], what: string): Promise<string> {
-  try {
-    await run(tool, probeArgs, { timeout: 30_000 });
-    return tool;
-  } catch (err) {
-    throw new ConfigError(
-      `schema-registry: \`${tool}\` is not usable (${(err as Error).message.split('\n')[0]}); install ${what}`,
-      { code: 'STACK_TOOL_MISSING', stage: 'stack', cause: err },
-    );
-  }
-}
-
 /** Maven's arguments for building the runner into `outputDir`. */
 export function mavenBuildArgs(p: ApicurioPaths, outputDir: string): string[] {
   return [
@@ -201,43 +180,21 @@ export function mavenBuildArgs(p: ApicurioPaths, outputDir: string): string[] {
  * Builds the runner into `<cache>/apicurio-2.4.2` once. Maven writes into a temporary directory that is
  * renamed when complete, so an interrupted build is never mistaken for a usable runner.
  */
-async function buildRunner(p: ApicurioPaths, log: StackLog, timeoutMs: number): Promise<void> {
-  if (existsSync(join(p.buildDir, COMPLETE_MARKER))) return;
-  const mvn = await requireTool('mvn', ['-v'], 'Apache Maven 3 (Debian: apt-get install maven)');
-  const staging = `${p.buildDir}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(p.dir, { recursive: true });
-  log.info(
-    `schema-registry: building Apicurio Registry ${APICURIO_VERSION} with Maven (Central only) into ${p.buildDir}`,
-  );
-  const started = Date.now();
-  try {
-    const { stdout, stderr } = await run(mvn, mavenBuildArgs(p, staging), {
-      timeout: timeoutMs,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    writeFileSync(p.mavenLog, `${stdout}${stderr}`);
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    writeFileSync(p.mavenLog, `${e.stdout ?? ''}${e.stderr ?? ''}\n${e.message}\n`);
-    throw new PdmError(`schema-registry: Maven could not build Apicurio.\n${tailFile(p.mavenLog, 30)}`, {
-      code: 'STACK_APICURIO_BUILD_FAILED',
-      stage: 'stack',
-      cause: err,
-    });
-  }
-  const libDir = join(staging, 'lib');
-  if (!existsSync(join(staging, RUNNER_JAR)) || !existsSync(libDir)) {
-    throw new PdmError(`schema-registry: Maven finished but ${staging} lacks ${RUNNER_JAR} or lib/`, {
-      code: 'STACK_APICURIO_BUILD_FAILED',
-      stage: 'stack',
-    });
-  }
-  const jars = readdirSync(libDir).length;
-  writeFileSync(join(staging, COMPLETE_MARKER), `${jars} jars in lib/\n`);
-  rmSync(p.buildDir, { recursive: true, force: true });
-  renameSync(staging, p.buildDir);
-  log.info(
-    `schema-registry: Apicurio runner (${jars} jars) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-  );
+function buildRunner(p: ApicurioPaths, log: StackLog, timeoutMs: number): Promise<void> {
+  return mavenIntoDir({
+    service: 'schema-registry',
+    what: `building Apicurio Registry ${APICURIO_VERSION} (Maven Central only)`,
+    targetDir: p.buildDir,
+    mavenLog: p.mavenLog,
+    args: (staging) => mavenBuildArgs(p, staging),
+    verify: (staging) => {
+      const libDir = join(staging, 'lib');
+      return existsSync(join(staging, RUNNER_JAR)) && existsSync(libDir)
+        ? { summary: `Apicurio runner, ${readdirSync(libDir).length} jars in lib/` }
+        : { problem: `${staging} lacks ${RUNNER_JAR} or lib/` };
+    },
+    errorCode: 'STACK_APICURIO_BUILD_FAILED',
+    timeoutMs,
+    log,
+  });
 }

@@ -3,21 +3,20 @@
  * resolved once with Maven into the cache directory, storage formatted once, started with a small heap on
  * loopback. Readiness = a kafkajs metadata round trip (describeCluster) succeeds.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../config/index.js';
-import { ConfigError, PdmError } from '../shared/errors.js';
+import { PdmError } from '../shared/errors.js';
 import type { StackPaths } from './paths.js';
 import { createProcessService } from './process-service.js';
-import { tailFile } from './process.js';
+import { JAVA_HINT, mavenIntoDir, requireTool } from './maven.js';
 import type { LocalService, StackLog } from './service.js';
 
 const run = promisify(execFile);
-const COMPLETE_MARKER = '.complete';
 
 export interface KafkaServiceOptions {
   /** Bound on Maven's dependency resolution (a cold cache downloads ~60 jars). @default 600_000 */
@@ -56,11 +55,7 @@ export function createKafkaService(
     detail: `controller ${host}:${kafkaControllerPort}`,
     describe: () => Promise.resolve(`Apache Kafka ${kafkaVersion} (KRaft broker+controller)`),
     async prepare() {
-      const java = await requireTool(
-        'java',
-        ['-version'],
-        'a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)',
-      );
+      const java = await requireTool('kafka', 'java', ['-version'], JAVA_HINT);
       await resolveJars(paths, kafkaVersion, log, options.mavenTimeoutMs ?? 600_000);
       mkdirSync(p.dataDir, { recursive: true });
       mkdirSync(p.logsDir, { recursive: true });
@@ -162,79 +157,34 @@ export function log4jProperties(logFile: string): string {
   ].join('\n');
 }
 
-async function requireTool(tool: string, probeArgs: string[], what: string): Promise<string> {
-  try {
-    await run(tool, probeArgs, { timeout: 30_000 });
-    return tool;
-  } catch (err) {
-    throw new ConfigError(
-      `kafka: \`${tool}\` is not usable (${(err as Error).message.split('\n')[0]}); install ${what}`,
-      {
-        code: 'STACK_TOOL_MISSING',
-        stage: 'stack',
-        cause: err,
-      },
-    );
-  }
-}
-
-/**
- * Copies kafka_2.13 and its runtime dependencies into `<cache>/kafka-<ver>/libs` once. Maven writes into a
- * temporary directory that is renamed when complete, so an interrupted download is never mistaken for a
- * usable classpath.
- */
-async function resolveJars(
-  paths: StackPaths,
-  version: string,
-  log: StackLog,
-  timeoutMs: number,
-): Promise<void> {
+/** Copies kafka_2.13 and its runtime dependencies into `<cache>/kafka-<ver>/libs` once. */
+function resolveJars(paths: StackPaths, version: string, log: StackLog, timeoutMs: number): Promise<void> {
   const { libsDir, pom, mavenLog } = paths.kafka;
-  if (existsSync(join(libsDir, COMPLETE_MARKER))) return;
-  const mvn = await requireTool('mvn', ['-v'], 'Apache Maven 3 (Debian: apt-get install maven)');
-  const staging = `${libsDir}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(paths.kafka.logsDir, { recursive: true });
-  log.info(
-    `kafka: resolving org.apache.kafka:kafka_2.13:${version} and its dependencies with Maven into ${libsDir}`,
-  );
-  const started = Date.now();
-  try {
-    const { stdout, stderr } = await run(
-      mvn,
-      [
-        '-B',
-        '-q',
-        '-Dstyle.color=never',
-        '-f',
-        pom,
-        `-Dkafka.version=${version}`,
-        'dependency:copy-dependencies',
-        `-DoutputDirectory=${staging}`,
-      ],
-      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-    );
-    writeFileSync(mavenLog, `${stdout}${stderr}`);
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    writeFileSync(mavenLog, `${e.stdout ?? ''}${e.stderr ?? ''}\n${e.message}\n`);
-    throw new PdmError(`kafka: Maven could not resolve Kafka ${version}.\n${tailFile(mavenLog, 30)}`, {
-      code: 'STACK_KAFKA_JARS_FAILED',
-      stage: 'stack',
-      cause: err,
-    });
-  }
-  const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
-  if (!jars.includes(`kafka_2.13-${version}.jar`)) {
-    throw new PdmError(`kafka: Maven finished but ${staging} lacks kafka_2.13-${version}.jar`, {
-      code: 'STACK_KAFKA_JARS_FAILED',
-      stage: 'stack',
-    });
-  }
-  writeFileSync(join(staging, COMPLETE_MARKER), `${jars.length} jars\n`);
-  rmSync(libsDir, { recursive: true, force: true });
-  renameSync(staging, libsDir);
-  log.info(`kafka: ${jars.length} jars ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return mavenIntoDir({
+    service: 'kafka',
+    what: `resolving org.apache.kafka:kafka_2.13:${version} and its dependencies`,
+    targetDir: libsDir,
+    mavenLog,
+    args: (staging) => [
+      '-B',
+      '-q',
+      '-Dstyle.color=never',
+      '-f',
+      pom,
+      `-Dkafka.version=${version}`,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${staging}`,
+    ],
+    verify: (staging) => {
+      const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
+      return jars.includes(`kafka_2.13-${version}.jar`)
+        ? { summary: `${jars.length} jars` }
+        : { problem: `${staging} lacks kafka_2.13-${version}.jar` };
+    },
+    errorCode: 'STACK_KAFKA_JARS_FAILED',
+    timeoutMs,
+    log,
+  });
 }
 
 /** One metadata round trip; any failure means "not ready yet". */
