@@ -66,7 +66,6 @@ export interface ScoreConfig {
 
 export interface SinkConfig {
   readonly maxRows: number;
-  readonly flushMs: number;
 }
 
 export interface OpsConfig {
@@ -164,7 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     score: { modelDir: e.PDM_MODEL_DIR, maxRows: e.PDM_SCORE_MAX_ROWS, maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS },
-    sink: { maxRows: e.PDM_SINK_MAX_ROWS, flushMs: e.PDM_SINK_FLUSH_MS },
+    sink: { maxRows: e.PDM_SINK_MAX_ROWS },
     ops: {
       httpHost: e.PDM_HTTP_HOST,
       httpPort: e.PDM_HTTP_PORT,

@@ -80,7 +80,6 @@ export const ENV_SCHEMA = z.object({
   PDM_SCORE_MAX_ROWS: positiveInt.default(512),
   PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
   PDM_SINK_MAX_ROWS: positiveInt.default(10_000),
-  PDM_SINK_FLUSH_MS: positiveInt.default(1_000),
   PDM_HTTP_HOST: z.string().default('127.0.0.1'),
   PDM_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   PDM_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),

@@ -181,9 +181,10 @@ export function createEngine(deps: EngineDeps): Engine {
       const wait = notBefore - Date.now();
       if (wait > 0) await sleep(wait);
       const readAt = Date.now();
-      const ends = {} as Record<SideKind, Map<number, string>>;
-      for (const kind of SIDE_KINDS) ends[kind] = await source.endOffsets(topics[kind]);
-      sideEnds = { readAt, ends };
+      const reads = await Promise.all(
+        SIDE_KINDS.map(async (k) => [k, await source.endOffsets(topics[k])] as const),
+      );
+      sideEnds = { readAt, ends: Object.fromEntries(reads) as Record<SideKind, Map<number, string>> };
     }
     const upTo = task.telemetryMaxTs - config.features.allowedLatenessMs;
     for (const kind of SIDE_KINDS) {

@@ -119,10 +119,5 @@ export async function emit(
       ctx.writers.features.write(vectors),
     );
   }
-  // The caller waits for these acknowledgements before it takes the next Kafka batch, so nothing else
-  // will join these inserts: send them now instead of after the writers' flush interval.
-  void ctx.writers.deadLetters.flush();
-  void ctx.writers.predictions.flush();
-  void ctx.writers.features.flush();
   await Promise.all(writes);
 }

@@ -53,7 +53,9 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       metrics.clickhouseWriteErrors.inc({ table });
     },
   });
-  const sinkOpts = { ch, maxRows: config.sink.maxRows, flushMs: config.sink.flushMs, log };
+  // flushMs 0: a Kafka batch waits for its rows' acknowledgement before the next batch is taken, so no
+  // later rows could join an insert; the rows one batch queues (synchronously) still go out as one insert.
+  const sinkOpts = { ch, maxRows: config.sink.maxRows, flushMs: 0, log };
   const writers = {
     predictions: createBatchWriter<PredictionRow>({
       ...sinkOpts,

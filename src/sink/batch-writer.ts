@@ -8,7 +8,10 @@ export interface BatchWriterOptions {
   readonly table: string;
   /** Flush when this many rows are queued. @default 10_000 */
   readonly maxRows?: number;
-  /** Flush queued rows at the latest this long after the first was queued. @default 1_000 */
+  /**
+   * Flush queued rows at the latest this long after the first was queued; 0 sends them on the next turn of
+   * the event loop (rows queued in the same turn share one insert). @default 1_000
+   */
   readonly flushMs?: number;
   readonly log?: Logger;
   /** Observes each acknowledged insert (metrics). */

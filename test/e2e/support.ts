@@ -33,7 +33,6 @@ export async function e2eEnv(extra: Record<string, string> = {}): Promise<E2eEnv
     PDM_GROUP_ID: `e2e-${token}`,
     CLICKHOUSE_DATABASE: `pdm_e2e_${token}`,
     PDM_HTTP_PORT: String(httpPort),
-    PDM_SINK_FLUSH_MS: '200',
     PDM_SCORE_MAX_WAIT_MS: '20',
     LOG_LEVEL: 'info',
     // A SIGKILLed engine's partitions move to the restarted one after this long.
@@ -120,6 +119,30 @@ export async function stopEngines(engines: readonly (EngineProcess | undefined)[
       await p.exited;
     }
   }
+}
+
+/**
+ * Starts the engine, then publishes the fleet paced (50-record batches, `maxRate` records/s) and resolves
+ * once `minPredictions` are written, while the fleet is still being published.
+ */
+export async function startPacedRun(
+  e: E2eEnv,
+  simArgs: readonly string[],
+  maxRate: number,
+  minPredictions: number,
+): Promise<{ engine: EngineProcess; publishing: Promise<string> }> {
+  const engine = startEngineProcess(e.env);
+  await engineReady(e.httpPort);
+  const publishing = cli(
+    ['simulate', ...simArgs, '--max-rate', String(maxRate), '--batch-records', '50', '--no-progress'],
+    e.env,
+  );
+  await waitFor(
+    'some predictions',
+    async () => ((await predictionCount(e)) >= minPredictions ? true : undefined),
+    120_000,
+  );
+  return { engine, publishing };
 }
 
 export async function metricsText(httpPort: number): Promise<string> {
