@@ -17,16 +17,10 @@ import { setFlagsFromString } from 'node:v8';
 import { createFeatureEngine, type FeatureEngine } from '../src/features/index.js';
 import type { FeatureConfig } from '../src/config/index.js';
 import type { PdmEvent } from '../src/shared/records.js';
+import { numberArg } from './args.js';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2015, 0, 1);
@@ -152,12 +146,17 @@ function runFleet(machines: number, steps: number, stepMs: number, batchSize: nu
   return result;
 }
 
-const hourly = runFleet(arg('machines', 100_000), arg('hours', 96), HOUR, arg('batch', 10_000));
+const hourly = runFleet(
+  numberArg('machines', 100_000),
+  numberArg('hours', 96),
+  HOUR,
+  numberArg('batch', 10_000),
+);
 const perMinute = runFleet(
-  arg('minute-machines', 500),
-  arg('minute-hours', 48) * 60,
+  numberArg('minute-machines', 500),
+  numberArg('minute-hours', 48) * 60,
   60_000,
-  arg('batch', 10_000),
+  numberArg('batch', 10_000),
 );
 console.log(
   JSON.stringify(

@@ -24,16 +24,10 @@ import {
   readReferenceCsv,
   writeReferenceCsv,
 } from '../src/simulate/index.js';
+import { numberArg } from './args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-
-const machines = arg('machines', 100);
-const days = arg('days', 60);
+const machines = numberArg('machines', 100);
+const days = numberArg('days', 60);
 const withKafka = !process.argv.includes('--no-kafka');
 const dir = await mkdtemp(join(tmpdir(), 'pdm-bench-csv-'));
 

@@ -20,17 +20,11 @@ import {
   simulateToPublisher,
   type RunSummary,
 } from '../src/simulate/index.js';
+import { numberArg } from './args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-
-const machines = arg('machines', 100);
-const days = arg('days', 30);
-const maxRate = arg('max-rate', 20_000);
+const machines = numberArg('machines', 100);
+const days = numberArg('days', 30);
+const maxRate = numberArg('max-rate', 20_000);
 const withKafka = !process.argv.includes('--no-kafka');
 const fleetOptions = { machines, days, seed: 42 };
 
