@@ -53,6 +53,21 @@ export interface Fleet {
 
 const SENSOR_COUNT = SENSORS.length;
 const NOISE_SD = SENSORS.map((s) => SENSOR_PROFILE[s].noiseSd);
+
+/** Sensor `i`: the machine's level plus the degradation shift, and noise widened by the degradation gain. */
+function reading(
+  i: number,
+  level: ArrayLike<number>,
+  shift: Float64Array,
+  gain: Float64Array,
+  rng: Rng,
+): number {
+  return (
+    (level[i] as number) +
+    (shift[i] as number) +
+    (NOISE_SD[i] as number) * (1 + (gain[i] as number)) * rng.normal()
+  );
+}
 const BASE_ERROR_RATE = ERROR_IDS.map((id) => ERROR_RATE_PER_DAY[id]);
 
 function checkOptions(o: Required<FleetOptions>): void {
@@ -139,22 +154,11 @@ export function createFleet(options: FleetOptions = {}): Fleet {
         const lv = s.plan.level;
         const n = s.rng;
         const machineId = s.plan.machine.machineId;
-        const volt =
-          (lv[0] as number) +
-          (shift[0] as number) +
-          (NOISE_SD[0] as number) * (1 + (gain[0] as number)) * n.normal();
-        const rotate =
-          (lv[1] as number) +
-          (shift[1] as number) +
-          (NOISE_SD[1] as number) * (1 + (gain[1] as number)) * n.normal();
-        const pressure =
-          (lv[2] as number) +
-          (shift[2] as number) +
-          (NOISE_SD[2] as number) * (1 + (gain[2] as number)) * n.normal();
-        const vibration =
-          (lv[3] as number) +
-          (shift[3] as number) +
-          (NOISE_SD[3] as number) * (1 + (gain[3] as number)) * n.normal();
+        // Drawn in sensor order: the seeded sequence (and so every record) depends on it.
+        const volt = reading(0, lv, shift, gain, n);
+        const rotate = reading(1, lv, shift, gain, n);
+        const pressure = reading(2, lv, shift, gain, n);
+        const vibration = reading(3, lv, shift, gain, n);
         yield { kind: 'telemetry', record: { machineId, ts: t, volt, rotate, pressure, vibration } };
         // At most one error per machine and tick: rates are ≪ 1 per hour, and one draw per tick keeps the
         // generator cheap. With daily ticks a very high rate is clipped at one error a day.
