@@ -13,15 +13,13 @@ import {
   batchExpectation,
   cli,
   compareWithBatch,
-  expectSameAsBatch,
   dropDatabase,
   e2eEnv,
-  engineReady,
-  stopEngines,
+  expectSameAsBatch,
   metricSum,
   metricsText,
-  predictionCount,
-  startEngineProcess,
+  startPacedRun,
+  stopEngines,
   streamedRows,
   waitCaughtUp,
   waitFor,
@@ -47,17 +45,10 @@ describe.skipIf(external)('ClickHouse outage (local stack only)', () => {
     e = env;
     await cli(['schemas', 'register'], env.env);
     const expected = await batchExpectation(env, SIM);
-    engine = startEngineProcess(env.env);
-    await engineReady(env.httpPort);
-    const publishing = cli(
-      ['simulate', ...SIM, '--max-rate', '150', '--batch-records', '50', '--no-progress'],
-      env.env,
-    );
-    await waitFor(
-      'some predictions',
-      async () => ((await predictionCount(env)) >= 10 ? true : undefined),
-      120_000,
-    );
+    const run = await startPacedRun(env, SIM, 150, 10);
+    engine = run.engine;
+    const { publishing } = run;
+    const running = run.engine;
 
     const clickhouse = localServices(loadConfig(), quiet).find((s) => s.name === 'clickhouse');
     if (clickhouse === undefined) throw new Error('no clickhouse service in the local stack');
@@ -74,7 +65,7 @@ describe.skipIf(external)('ClickHouse outage (local stack only)', () => {
     expect(metricSum(during, 'pdm_clickhouse_write_errors_total')).toBeGreaterThan(0);
     const readyz = await fetch(`http://127.0.0.1:${env.httpPort}/readyz`);
     expect(readyz.status).toBe(503);
-    expect(engine.proc.exitCode).toBeNull(); // still alive, waiting
+    expect(running.proc.exitCode).toBeNull(); // still alive, waiting
     expect(await clickhouse.start()).toBe('started');
 
     await waitCaughtUp(env, expected.size);
@@ -86,7 +77,7 @@ describe.skipIf(external)('ClickHouse outage (local stack only)', () => {
     if (Number(dl[0]?.n) !== 0)
       console.error(await env.ch.query(`SELECT * FROM ${quoteIdent(env.database)}.dead_letters`));
     expect(Number(dl[0]?.n)).toBe(0);
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    running.proc.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
   });
 });

@@ -9,16 +9,16 @@ import {
   batchExpectation,
   cli,
   compareWithBatch,
-  expectSameAsBatch,
   dropDatabase,
   e2eEnv,
   engineReady,
-  stopEngines,
+  expectSameAsBatch,
   predictionCount,
   startEngineProcess,
+  startPacedRun,
+  stopEngines,
   streamedRows,
   waitCaughtUp,
-  waitFor,
   type E2eEnv,
   type EngineProcess,
 } from './support.js';
@@ -38,19 +38,9 @@ describe('crash and restore', () => {
     await cli(['schemas', 'register'], e.env);
     const expected = await batchExpectation(e, SIM);
 
-    const first = startEngineProcess(e.env);
-    engines.push(first);
-    await engineReady(e.httpPort);
     // Paced so that the kill lands while the fleet is still being published and scored.
-    const publishing = cli(
-      ['simulate', ...SIM, '--max-rate', '250', '--batch-records', '50', '--no-progress'],
-      e.env,
-    );
-    await waitFor(
-      'some predictions',
-      async () => ((await predictionCount(e)) >= 20 ? true : undefined),
-      120_000,
-    );
+    const { engine: first, publishing } = await startPacedRun(e, SIM, 250, 20);
+    engines.push(first);
     first.proc.kill('SIGKILL');
     await first.exited;
     const atKill = await predictionCount(e);
