@@ -9,12 +9,10 @@ MACHINES="${DEMO_MACHINES:-50}"
 DAYS="${DEMO_DAYS:-30}"
 SEED="${DEMO_SEED:-7}"
 cli() { node bin/pdm-stream.js "$@"; }
-step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "npm ci"
-  npm ci --no-audit --no-fund
-fi
+ensure_node_modules
 step "build"
 npm run --silent build
 step "stack up"

@@ -6,12 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "npm ci"
-  npm ci --no-audit --no-fund
-fi
+ensure_node_modules
 
 step "build"
 npm run --silent build
