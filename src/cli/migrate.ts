@@ -17,6 +17,10 @@ export function registerMigrateCommand(program: Command): void {
           `ClickHouse ${s.version} at ${redactUrl(config.clickhouse.url)} (query parameters: ${s.queryParams ? 'server-side' : 'typed client binding'}, types: ${s.modernTypes ? 'DateTime64/LowCardinality/TTL' : 'DateTime/String, no TTL'})`,
         );
         for (const m of report.applied) console.log(`applied  ${String(m.version).padStart(3)}  ${m.name}`);
+        const f = report.featureSet;
+        console.log(
+          `feature set ${f.featureSet} (${f.featureNames.length} features, spec ${f.specHash.slice(0, 12)}…) ${f.written ? 'registered in' : 'already in'} ${config.clickhouse.database}.feature_sets`,
+        );
         console.log(
           report.applied.length === 0
             ? `database ${config.clickhouse.database} is up to date (${report.alreadyApplied} migrations)`

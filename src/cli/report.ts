@@ -2,6 +2,16 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { deadLetterDepth } from '../dlq/index.js';
 import { createClickHouse, quoteIdent, TABLES } from '../sink/index.js';
+import { usageError } from './options.js';
+
+/** `LIMIT {top:UInt32}`: a positive integer that fits the parameter's type. */
+export function topOption(value: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 0xffff_ffff) {
+    throw usageError('must be an integer from 1 to 4294967295');
+  }
+  return n;
+}
 
 interface Summary {
   predictions: string;
@@ -22,7 +32,7 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description('print what ops look at: predictions written, machines at risk, dead letters by reason')
-    .option('--top <n>', 'machines at risk to list', (v) => Number.parseInt(v, 10), 10)
+    .option('--top <n>', 'machines at risk to list', topOption, 10)
     .action(async (opts: { top: number }) => {
       const config = loadConfig();
       const db = quoteIdent(config.clickhouse.database);

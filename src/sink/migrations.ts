@@ -5,7 +5,9 @@
  * replayed write (after a crash, before the offset commit) does not create a second logical row once
  * parts merge; readers get exactly one row per key with `FINAL` or through the `*_latest` views.
  */
+import { FEATURE_NAMES, FEATURE_SET, SPEC_HASH } from '../features/index.js';
 import type { ClickHouseConnection, ServerCapabilities } from './clickhouse.js';
+import { formatInstant, TABLES, type FeatureSetRow } from './tables.js';
 
 export interface Migration {
   readonly version: number;
@@ -129,15 +131,59 @@ ORDER BY (topic, partition, offset, reason)${ttl}`,
   },
 ];
 
+/** A feature set as `feature_sets` stores it: the meaning of each index of `feature_vectors.features`. */
+export interface FeatureSetSpec {
+  readonly featureSet: string;
+  readonly specHash: string;
+  readonly featureNames: readonly string[];
+}
+
+/** The running engine's feature set (src/features), read when called so that it is never a stale copy. */
+export function currentFeatureSet(): FeatureSetSpec {
+  return { featureSet: FEATURE_SET, specHash: SPEC_HASH, featureNames: FEATURE_NAMES };
+}
+
 export interface MigrationReport {
   readonly server: ServerCapabilities;
   readonly applied: readonly { version: number; name: string }[];
   readonly alreadyApplied: number;
+  /** The feature set row of this engine; `written` is false when its spec hash was already there. */
+  readonly featureSet: FeatureSetSpec & { readonly written: boolean };
 }
 
 /**
- * Applies pending migrations in order, recording each in `<db>.schema_migrations`. Safe to run twice and
- * concurrently: every statement is `IF NOT EXISTS`, and the record is written after the statements.
+ * Writes one `feature_sets` row for `spec` unless a row with its spec hash exists, so that SQL can name the
+ * features of `feature_vectors` by index. Runs on every `migrate()`, not as a versioned migration: the spec
+ * hash changes with the feature spec, not with the DDL. Two engines starting at once may both insert; the
+ * table is a ReplacingMergeTree keyed by `spec_hash` and the rows are identical but for `registered_at`, so
+ * `FINAL` reads one.
+ */
+export async function registerFeatureSet(
+  ch: ClickHouseConnection,
+  db: string,
+  spec: FeatureSetSpec = currentFeatureSet(),
+): Promise<boolean> {
+  const table = `${quoteIdent(db)}.${TABLES.featureSets}`;
+  const [row] = await ch.query<{ n: number | string }>(
+    `SELECT count() AS n FROM ${table} WHERE spec_hash = {spec_hash:String}`,
+    { spec_hash: spec.specHash },
+  );
+  if (Number(row?.n ?? 0) > 0) return false;
+  const caps = await ch.capabilities();
+  const insert: FeatureSetRow = {
+    spec_hash: spec.specHash,
+    feature_set: spec.featureSet,
+    feature_names: spec.featureNames,
+    registered_at: formatInstant(Date.now(), caps),
+  };
+  await ch.insert(table, [insert]);
+  return true;
+}
+
+/**
+ * Applies pending migrations in order, recording each in `<db>.schema_migrations`, then registers the
+ * engine's feature set in `feature_sets`. Safe to run twice and concurrently: every statement is
+ * `IF NOT EXISTS`, and the record is written after the statements.
  */
 export async function migrate(ch: ClickHouseConnection, db: string): Promise<MigrationReport> {
   const server = await ch.capabilities();
@@ -170,5 +216,7 @@ export async function migrate(ch: ClickHouseConnection, db: string): Promise<Mig
     ]);
     applied.push({ version: m.version, name: m.name });
   }
-  return { server, applied, alreadyApplied: done.size };
+  const featureSet = currentFeatureSet();
+  const written = await registerFeatureSet(ch, db, featureSet);
+  return { server, applied, alreadyApplied: done.size, featureSet: { ...featureSet, written } };
 }

@@ -38,6 +38,14 @@ export interface FeatureVectorRow {
   readonly engine_version: string;
 }
 
+/** One row per spec hash: `feature_names[i]` names `feature_vectors.features[i]` (both 1-based in SQL). */
+export interface FeatureSetRow {
+  readonly spec_hash: string;
+  readonly feature_set: string;
+  readonly feature_names: readonly string[];
+  readonly registered_at: string;
+}
+
 export interface DeadLetterRow {
   readonly topic: string;
   readonly partition: number;

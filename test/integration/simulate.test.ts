@@ -59,8 +59,8 @@ interface JsonSummary {
   readonly rejected?: number;
 }
 
-function parseSummary(r: CliResult): JsonSummary {
-  if (r.code !== 0) throw new Error(`CLI exited ${r.code}: ${r.stderr}`);
+function parseSummary(r: CliResult, expectedCode = 0): JsonSummary {
+  if (r.code !== expectedCode) throw new Error(`CLI exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as JsonSummary;
 }
 
@@ -202,10 +202,14 @@ describe('simulate and import-csv on the local stack', () => {
     expect(consumed.byMachine).toEqual(firstConsumed?.byMachine);
   });
 
-  it('import-csv reports each broken line with file, line and reason, and imports the good ones', async () => {
+  it('import-csv reports each broken line with file, line and reason, imports the good ones, exits 3', async () => {
     const target = testConfig();
     const result = await runCli(['import-csv', BROKEN_CSV, '--json', '--no-progress'], target);
-    const summary = parseSummary(result);
+    // Issue 9: rejected rows used to exit 0. 3 = finished, valid rows published, some rows rejected.
+    const summary = parseSummary(result, 3);
+    expect(result.stderr).toMatch(
+      /import-csv: 9 rows rejected \(.*telemetry\.csv: 5.*\); the other rows were published/,
+    );
     const reported = result.stderr.split('\n').filter((l) => l.startsWith('rejected '));
     const expectedLines = [
       'machines.csv:3: model "model9"',

@@ -290,12 +290,15 @@ export function createRegistryStore(
         if (latest) return { compatible: true, messages: [] };
         throw new RegistryApiError(ERROR_CODES.SUBJECT_NOT_FOUND, `Subject '${subject}' not found.`);
       }
-      const against = latest
-        ? existingTypes(entry)
-        : [versionOf(entry, subject, spec)].map((v) => ({
-            version: v.version,
-            type: typeOf(entryById(v.id)),
-          }));
+      // As Confluent: `/versions` (no version) checks what a registration would, the level deciding between
+      // the latest and all versions; `/versions/{v}` (also `latest`) checks against that one version only.
+      const against =
+        spec === undefined
+          ? existingTypes(entry)
+          : [versionOf(entry, subject, spec)].map((v) => ({
+              version: v.version,
+              type: typeOf(entryById(v.id)),
+            }));
       return checkCompatibility(levelOf(subject), candidate.type, against);
     },
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS, quoteIdent, type ServerCapabilities } from '../../../src/sink/index.js';
+import { FEATURE_NAMES, FEATURE_SET, SPEC_HASH } from '../../../src/features/index.js';
+import {
+  MIGRATIONS,
+  quoteIdent,
+  type ClickHouseConnection,
+  type QueryParams,
+  type ServerCapabilities,
+} from '../../../src/sink/index.js';
+import { currentFeatureSet, registerFeatureSet } from '../../../src/sink/migrations.js';
 
 const legacy: ServerCapabilities = {
   version: '18.16.1',
@@ -49,5 +57,58 @@ describe('migrations', () => {
   it('quotes only plain identifiers', () => {
     expect(quoteIdent('pdm_1')).toBe('`pdm_1`');
     expect(() => quoteIdent('pdm`; DROP')).toThrow(/identifier/);
+  });
+});
+
+describe('feature_sets registration (issue 9)', () => {
+  function fakeClickHouse(existing: number) {
+    const calls: {
+      queries: { sql: string; params: unknown }[];
+      inserts: { table: string; rows: object[] }[];
+    } = { queries: [], inserts: [] };
+    const ch: ClickHouseConnection = {
+      capabilities: () => Promise.resolve(legacy),
+      exec: () => Promise.resolve(),
+      query<T>(sql: string, params?: QueryParams) {
+        calls.queries.push({ sql, params });
+        // JSONEachRow renders UInt64 as a quoted string on every version.
+        return Promise.resolve([{ n: String(existing) }] as T[]);
+      },
+      insert(table, rows) {
+        calls.inserts.push({ table, rows: [...rows] });
+        return Promise.resolve();
+      },
+      ping: () => Promise.resolve(true),
+      close: () => Promise.resolve(),
+    };
+    return { ch, calls };
+  }
+
+  it('writes the running feature set (name, spec hash, names in order) once per spec hash', async () => {
+    const { ch, calls } = fakeClickHouse(0);
+    expect(await registerFeatureSet(ch, 'pdm')).toBe(true);
+    expect(calls.queries[0]?.sql).toMatch(/FROM `pdm`\.feature_sets WHERE spec_hash = \{spec_hash:String\}/);
+    expect(calls.queries[0]?.params).toEqual({ spec_hash: SPEC_HASH });
+    expect(calls.inserts).toHaveLength(1);
+    expect(calls.inserts[0]?.table).toBe('`pdm`.feature_sets');
+    expect(calls.inserts[0]?.rows).toEqual([
+      {
+        spec_hash: SPEC_HASH,
+        feature_set: FEATURE_SET,
+        feature_names: FEATURE_NAMES,
+        registered_at: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/) as unknown,
+      },
+    ]);
+    expect(currentFeatureSet()).toEqual({
+      featureSet: FEATURE_SET,
+      specHash: SPEC_HASH,
+      featureNames: FEATURE_NAMES,
+    });
+  });
+
+  it('writes nothing when the spec hash is there already', async () => {
+    const { ch, calls } = fakeClickHouse(1);
+    expect(await registerFeatureSet(ch, 'pdm')).toBe(false);
+    expect(calls.inserts).toEqual([]);
   });
 });

@@ -125,6 +125,58 @@ describe('checkCompatibility', () => {
   });
 });
 
+describe('transitive levels (issue 9: the engine keeps reading with its first version)', () => {
+  // v1 is what the engine reads with; producers then make volt optional (v2) and drop it (candidate).
+  const engineV1 = record([
+    { name: 'machineId', type: 'int' },
+    { name: 'volt', type: 'double' },
+  ]);
+  const optionalVolt = record([
+    { name: 'machineId', type: 'int' },
+    { name: 'volt', type: 'double', default: 0 },
+  ]);
+  const dropVolt = record([{ name: 'machineId', type: 'int' }]);
+
+  it('FORWARD and FULL accept a step v1 cannot read; their transitive forms refuse it, naming version 1', () => {
+    const history = versions(engineV1, optionalVolt);
+    expect(checkCompatibility('FORWARD', dropVolt, history).compatible).toBe(true);
+    expect(checkCompatibility('FULL', dropVolt, history).compatible).toBe(true);
+    for (const level of ['FORWARD_TRANSITIVE', 'FULL_TRANSITIVE'] as const) {
+      const result = checkCompatibility(level, dropVolt, history);
+      expect(result.compatible).toBe(false);
+      expect(result.messages).toHaveLength(1);
+      expect(result.messages[0]).toMatch(/^version 1 cannot read data written with the new schema/);
+    }
+    // The engine's own check agrees: v1 as reader cannot resolve the candidate as writer.
+    expect(readError(engineV1, dropVolt)).toBeTypeOf('string');
+  });
+
+  it('BACKWARD accepts machineId int → long (the reported bug); FORWARD*/FULL* refuse it', () => {
+    const widened = record([
+      { name: 'machineId', type: 'long' },
+      { name: 'volt', type: 'double' },
+    ]);
+    const history = versions(engineV1);
+    expect(checkCompatibility('BACKWARD', widened, history).compatible).toBe(true);
+    expect(checkCompatibility('BACKWARD_TRANSITIVE', widened, history).compatible).toBe(true);
+    for (const level of ['FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'] as const) {
+      expect(checkCompatibility(level, widened, history).compatible).toBe(false);
+    }
+  });
+
+  it('FULL_TRANSITIVE checks both directions against every version and reports each failure', () => {
+    // Candidate re-adds volt as a string without a default: v1..v2 cannot read it, and it cannot read them.
+    const candidate = record([
+      { name: 'machineId', type: 'int' },
+      { name: 'volt', type: 'string' },
+    ]);
+    const result = checkCompatibility('FULL_TRANSITIVE', candidate, versions(engineV1, optionalVolt));
+    expect(result.messages).toHaveLength(4);
+    expect(result.messages.filter((m) => m.includes('version 1'))).toHaveLength(2);
+    expect(result.messages.filter((m) => m.includes('version 2'))).toHaveLength(2);
+  });
+});
+
 describe('levels and canonical keys', () => {
   it('knows the seven Confluent levels', () => {
     expect(COMPATIBILITY_LEVELS).toHaveLength(7);

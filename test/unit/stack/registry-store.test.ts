@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryApiError } from '../../../src/stack/registry/api-error.js';
+import { parseAvroSchema, readError } from '../../../src/stack/registry/compatibility.js';
 import { createRegistryStore, parseSnapshot, type StoreSnapshot } from '../../../src/stack/registry/store.js';
 
 const schema = (fields: { name: string; type: string; default?: unknown }[], name = 'Telemetry') =>
@@ -77,6 +78,45 @@ describe('registry store', () => {
     expect(store.register('a-value', { schema: V2_NO_DEFAULT })).toEqual({ id: 2 });
   });
 
+  it('under FULL_TRANSITIVE every pair of accepted versions can read each other (issue 9)', () => {
+    const store = createRegistryStore();
+    store.setCompatibility('t-value', { compatibility: 'FULL_TRANSITIVE' });
+    const base = [
+      { name: 'machineId', type: 'int' },
+      { name: 'volt', type: 'double' },
+    ];
+    const attempts = [
+      schema(base), // v1: the engine's reader
+      schema([...base, { name: 'site', type: 'string', default: '' }]), // add with default: accepted
+      schema([...base, { name: 'rack', type: 'int' }]), // add without default: refused
+      schema([
+        { name: 'machineId', type: 'long' },
+        { name: 'volt', type: 'double' },
+      ]), // int → long: refused
+      schema([{ name: 'machineId', type: 'int' }]), // remove volt (no default): refused
+      schema([
+        ...base,
+        { name: 'site', type: 'string', default: '' },
+        { name: 'n', type: 'long', default: 0 },
+      ]),
+      schema(base), // back to v1: already registered, same id
+    ];
+    const outcome = attempts.map((text) => {
+      try {
+        return store.register('t-value', { schema: text }).id;
+      } catch (err) {
+        if (err instanceof RegistryApiError && err.httpStatus === 409) return 'refused';
+        throw err;
+      }
+    });
+    expect(outcome).toEqual([1, 2, 'refused', 'refused', 'refused', 3, 1]);
+    const accepted = store
+      .listVersions('t-value')
+      .map((v) => parseAvroSchema(store.getVersion('t-value', String(v)).schema));
+    for (const reader of accepted)
+      for (const writer of accepted) expect(readError(reader, writer)).toBeUndefined();
+  });
+
   it('answers the Confluent error codes', () => {
     const store = createRegistryStore();
     store.register('a-value', { schema: V1 });
@@ -143,6 +183,18 @@ describe('registry store', () => {
     expect(bad.messages[0]).toMatch(/version 1/);
     expect(store.testCompatibility('a-value', '1', { schema: V2 }).compatible).toBe(true);
     expect(apiError(() => store.testCompatibility('a-value', '5', { schema: V2 })).errorCode).toBe(40402);
+  });
+
+  it('under a transitive level, /versions checks all versions and /versions/latest the latest only', () => {
+    const store = createRegistryStore();
+    store.setCompatibility('a-value', { compatibility: 'FORWARD_TRANSITIVE' });
+    store.register('a-value', { schema: V2_NO_DEFAULT }); // v1: volt required
+    store.register('a-value', { schema: V2 }); // v2: volt optional
+    // Dropping volt: v2 can read it, v1 cannot.
+    expect(store.testCompatibility('a-value', undefined, { schema: V1 }).compatible).toBe(false);
+    expect(store.testCompatibility('a-value', 'latest', { schema: V1 }).compatible).toBe(true);
+    expect(store.testCompatibility('a-value', '1', { schema: V1 }).compatible).toBe(false);
+    expect(() => store.register('a-value', { schema: V1 })).toThrow(/version 1 cannot read/);
   });
 
   it('deletes a subject but keeps its schema ids resolvable', () => {
