@@ -25,7 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pdm_train import candidates as cand  # noqa: E402
 from pdm_train import export, report  # noqa: E402
-from pdm_train.data import InputError, failures_from_labels, load_failures, load_features, temporal_split  # noqa: E402
+from pdm_train.data import (  # noqa: E402
+    InputError,
+    failures_from_labels,
+    load_failures,
+    load_features,
+    temporal_split,
+    verify_labels,
+)
 from pdm_train.evaluate import (  # noqa: E402
     choose_thresholds,
     evaluate_range,
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fs = load_features(args.features, args.expect_spec_hash)
         failures = load_failures(args.failures) if args.failures else failures_from_labels(fs)
+        if args.failures:
+            verify_labels(fs, failures)
         train, val, test = temporal_split(fs, args.train_frac, args.val_frac)
     except InputError as e:
         print(f"train: {e}", file=sys.stderr)

@@ -4,7 +4,7 @@
  * rows equal what the streaming engine would have scored; with --labels this is the training set.
  */
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import {
   buildFeatures,
@@ -19,6 +19,29 @@ interface BuildOptions {
   readonly csv: string;
   readonly out: string;
   readonly labels: boolean;
+  /** Processing clock (epoch ms); undefined = the wall clock at start. */
+  readonly now?: number;
+}
+
+/** YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z|±HH:MM]; group 1 = time part, group 2 = zone. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** `--now`: epoch milliseconds, or an ISO-8601 instant; without a zone it is UTC (never the local zone). */
+export function parseNow(text: string): number {
+  let ms = Number.NaN;
+  if (/^-?\d{1,16}$/.test(text)) {
+    ms = Number(text);
+  } else {
+    const m = ISO_INSTANT.exec(text);
+    if (m !== null)
+      ms = Date.parse(text.replace(' ', 'T') + (m[1] !== undefined && m[2] === undefined ? 'Z' : ''));
+  }
+  if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) {
+    throw new InvalidArgumentError(
+      'must be epoch milliseconds or an ISO-8601 instant (e.g. 2026-11-30T12:00:00Z)',
+    );
+  }
+  return ms;
 }
 
 /** Detail lines printed per kind of problem before only counting. */
@@ -39,6 +62,11 @@ export function registerFeaturesCommand(program: Command): void {
       'output CSV: machineId,bucketTs,<38 features>[,label]; sidecar <file>.meta.json',
     )
     .option('--labels', 'add the label of each row from failures.csv (the training set)', false)
+    .option(
+      '--now <ISO|ms>',
+      'processing clock: events later than it plus PDM_FUTURE_SKEW_MS are FUTURE_EVENT (default: wall clock at start; UTC when no zone is given)',
+      parseNow,
+    )
     .action(async (opts: BuildOptions) => {
       await build(opts);
     });
@@ -68,13 +96,14 @@ async function build(opts: BuildOptions): Promise<void> {
     const summary = await buildFeatures(readReferenceCsv(opts.csv, { onReject, onProgress }), {
       config,
       labels: opts.labels,
+      ...(opts.now === undefined ? {} : { nowMs: opts.now }),
       onRows: async (out, labels) => {
         rows += out.length;
         if (labels !== undefined) for (const l of labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
         await writer.write(out, labels);
       },
       onOutcome: (o) => {
-        // Duplicates are only counted (spec); late and invalid events are listed like CSV rejections.
+        // Duplicates are only counted (spec); late, future and invalid events are listed like CSV rejections.
         if (isDeadLetterOutcome(o) && details.outcomes++ < MAX_DETAIL_LINES) {
           console.error(`${o.kind} ${o.recordKind} machine ${o.machineId}: ${o.message}`);
         }
@@ -86,7 +115,9 @@ async function build(opts: BuildOptions): Promise<void> {
       dir: resolve(opts.csv),
       records: summary.events,
       rejected,
+      processingClock: new Date(summary.nowMs).toISOString(),
       late: c.late,
+      future: c.future,
       duplicates: c.duplicates,
       invalid: c.invalid,
       silentBuckets: c.silentBuckets,
@@ -111,8 +142,8 @@ async function build(opts: BuildOptions): Promise<void> {
       : '';
     console.error(
       `features build: ${summary.rows} rows, ${summary.machines} machines from ${summary.events} records in ` +
-        `${seconds.toFixed(2)} s → ${opts.out}; rejected ${rejected}, late ${c.late}, duplicates ${c.duplicates}, ` +
-        `invalid ${c.invalid}, silent buckets ${c.silentBuckets}${labelText}`,
+        `${seconds.toFixed(2)} s → ${opts.out}; rejected ${rejected}, late ${c.late}, future ${c.future}, ` +
+        `duplicates ${c.duplicates}, invalid ${c.invalid}, silent buckets ${c.silentBuckets}${labelText}`,
     );
   } finally {
     await writer.close();

@@ -1,4 +1,7 @@
 import { ConfigError } from '../shared/errors.js';
+// The file, not features/index.js: the feature stage imports the config's types, and madge counts type
+// imports, so going through the stage's index would make a cycle. window-math.ts imports no config.
+import { windowGeometry } from '../features/window-math.js';
 import { topicNames, type TopicNames } from '../shared/records.js';
 import { ENV_SCHEMA } from './schema.js';
 
@@ -17,6 +20,10 @@ export interface KafkaConfig {
   /** See PDM_SIDE_GRACE_MS. */
   readonly sideGraceMs: number;
   readonly sessionTimeoutMs: number;
+  /** See PDM_KAFKA_OUTAGE_MAX_MS. */
+  readonly outageMaxMs: number;
+  /** See PDM_LAG_POLL_MS. */
+  readonly lagPollMs: number;
 }
 
 export interface RegistryConfig {
@@ -50,6 +57,8 @@ export interface StackConfig {
 export interface FeatureConfig {
   readonly bucketMs: number;
   readonly allowedLatenessMs: number;
+  /** See PDM_FUTURE_SKEW_MS. @default 3_600_000 */
+  readonly futureSkewMs?: number;
   readonly ranges: {
     readonly volt: Range;
     readonly rotate: Range;
@@ -109,6 +118,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid settings: ${problems}`);
   }
   const e = parsed.data;
+  // The feature geometry is checked here, not when the engine first joins the Kafka group, so that every
+  // command refuses a bad bucket length at once (exit 2) instead of after connecting.
+  try {
+    windowGeometry(e.PDM_BUCKET_MS, e.PDM_ALLOWED_LATENESS_MS);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(`invalid settings: PDM_BUCKET_MS: ${err.message}`, { cause: err });
+  }
   const registryAuth =
     e.SCHEMA_REGISTRY_USER !== undefined
       ? { auth: { username: e.SCHEMA_REGISTRY_USER, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } }
@@ -128,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       replicationFactor: e.PDM_REPLICATION_FACTOR,
       sideGraceMs: e.PDM_SIDE_GRACE_MS,
       sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT_MS,
+      outageMaxMs: e.PDM_KAFKA_OUTAGE_MAX_MS,
+      lagPollMs: e.PDM_LAG_POLL_MS,
     },
     registry: { url: registryUrl, ...registryAuth },
     clickhouse: {
@@ -155,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     features: {
       bucketMs: e.PDM_BUCKET_MS,
       allowedLatenessMs: e.PDM_ALLOWED_LATENESS_MS,
+      futureSkewMs: e.PDM_FUTURE_SKEW_MS,
       ranges: {
         volt: parseRange('PDM_RANGE_VOLT', e.PDM_RANGE_VOLT),
         rotate: parseRange('PDM_RANGE_ROTATE', e.PDM_RANGE_ROTATE),

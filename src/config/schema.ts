@@ -26,6 +26,13 @@ export const ENV_SCHEMA = z.object({
    * rebalances them to a live member.
    */
   PDM_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
+  /**
+   * Longest Kafka outage `run` rides out (broker unreachable at start or later): the consumer stays
+   * paused, reconnects with bounded backoff and /readyz answers 503; after this long it exits non-zero.
+   */
+  PDM_KAFKA_OUTAGE_MAX_MS: positiveInt.default(300_000),
+  /** How often `run` reads committed and log end offsets of its partitions for pdm_consumer_lag_messages. */
+  PDM_LAG_POLL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Consumer group of the engine. */
   PDM_GROUP_ID: z.string().min(1).default('pdm-stream'),
   /** Topic prefix: topics are `<prefix>telemetry`, `<prefix>errors`, … */
@@ -64,6 +71,11 @@ export const ENV_SCHEMA = z.object({
   /** Scoring bucket length (feature windows are fixed by the spec). */
   PDM_BUCKET_MS: positiveInt.default(43_200_000),
   PDM_ALLOWED_LATENESS_MS: nonNegativeInt.default(7_200_000),
+  /**
+   * Allowed future skew: an event whose ts is later than the processing clock plus this is FUTURE_EVENT
+   * (dead-lettered, not used), so a device with a wrong clock cannot move its machine's watermark.
+   */
+  PDM_FUTURE_SKEW_MS: nonNegativeInt.default(3_600_000),
   /** Physical ranges outside which a sensor value is INVALID_VALUE: `min:max`. */
   PDM_RANGE_VOLT: z.string().default('0:1000'),
   PDM_RANGE_ROTATE: z.string().default('0:5000'),

@@ -1,5 +1,5 @@
 import { BadRecordError, errorMessage, type DeadLetterReason } from '../shared/errors.js';
-import type { RecordByKind, RecordKind } from '../shared/records.js';
+import { machineTombstone, type RecordByKind, type RecordKind } from '../shared/records.js';
 import { createResolvingCodec, type AvroCodec } from './avro.js';
 import type { ProjectSchemas } from './project-schemas.js';
 import type { SchemaRegistryClient } from './registry-client.js';
@@ -7,7 +7,12 @@ import { validateRecord } from './validate.js';
 import { parseFrame } from './wire-format.js';
 
 export type DecodeResult<K extends RecordKind = RecordKind> =
-  | { readonly ok: true; readonly record: RecordByKind[K]; readonly schemaId: number }
+  | {
+      readonly ok: true;
+      readonly record: RecordByKind[K];
+      /** Writer schema id; undefined for a tombstone of the machines topic (no value, no schema). */
+      readonly schemaId: number | undefined;
+    }
   | {
       readonly ok: false;
       readonly reason: DeadLetterReason;
@@ -30,6 +35,41 @@ export interface RecordDecoder {
 }
 
 type WriterEntry = { readonly schema: string } | { readonly unknown: string };
+
+/** machineId of a key that is its canonical decimal string (what producers must send), else undefined. */
+function machineIdOfKey(key: Buffer | null): number | undefined {
+  const text = key?.toString('utf8');
+  if (text === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(text)) return undefined;
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
+/**
+ * A record without a value. On the compacted machines topic that is a tombstone: the machine's metadata is
+ * deleted (spec revision 2), which needs a valid key since the key is all it has. Elsewhere it is no event.
+ */
+function decodeNullValue<K extends RecordKind>(kind: K, key: Buffer | null): DecodeResult<K> {
+  if (kind !== 'machines') {
+    return {
+      ok: false,
+      reason: 'BAD_FRAME',
+      message: `message has no value (a tombstone); only the compacted machines topic accepts tombstones, not ${kind}`,
+      schemaId: undefined,
+    };
+  }
+  const machineId = machineIdOfKey(key);
+  if (machineId === undefined) {
+    const text = key?.toString('utf8');
+    return {
+      ok: false,
+      reason: 'INVALID_KEY',
+      message: `tombstone key ${text === undefined ? 'is missing' : JSON.stringify(text)}, expected a machineId as a decimal string`,
+      schemaId: undefined,
+    };
+  }
+  // kind is 'machines' here, so this is RecordByKind[K]; TypeScript does not narrow K from `kind`.
+  return { ok: true, record: machineTombstone(machineId) as RecordByKind[K], schemaId: undefined };
+}
 type CodecEntry = AvroCodec | { readonly incompatible: string };
 
 /** Decodes Confluent-framed Avro with the project's schemas as reader schemas. */
@@ -75,6 +115,7 @@ export function createRecordDecoder(
       }
     },
     decode(kind, value, key) {
+      if (value === null) return decodeNullValue(kind, key);
       let schemaId: number | undefined;
       try {
         const frame = parseFrame(value);

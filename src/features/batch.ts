@@ -12,7 +12,7 @@
 import type { FeatureConfig } from '../config/index.js';
 import { PdmError } from '../shared/errors.js';
 import type { FailureRecord, PdmEvent } from '../shared/records.js';
-import { createFeatureEngine } from './engine.js';
+import { createFeatureEngine, DEFAULT_FUTURE_SKEW_MS } from './engine.js';
 import { LABEL_HORIZON_MS, labelFor } from './label.js';
 import { COMPONENTS } from './spec.js';
 import type { EventOutcome, FeatureCounts, FeatureRow } from './types.js';
@@ -31,6 +31,12 @@ export interface BuildFeaturesOptions {
   readonly onOutcome?: (outcome: EventOutcome, event: PdmEvent) => void;
   /** Events per engine batch (a batch is extended to the end of its event time). @default 8192 */
   readonly batchEvents?: number;
+  /**
+   * The processing clock of this run, epoch ms: events later than it plus `config.futureSkewMs` are
+   * FUTURE_EVENT, as they would be for a streaming engine at that instant (`features build --now`).
+   * @default Date.now() when buildFeatures starts
+   */
+  readonly nowMs?: number;
 }
 
 export interface BuildFeaturesSummary {
@@ -41,6 +47,8 @@ export interface BuildFeaturesSummary {
   readonly labelFailures: number;
   readonly firstBucketTs: number | null;
   readonly lastBucketTs: number | null;
+  /** The processing clock used (options.nowMs or the wall clock at start). */
+  readonly nowMs: number;
   readonly counts: Readonly<FeatureCounts>;
 }
 
@@ -54,7 +62,13 @@ export async function buildFeatures(
 ): Promise<BuildFeaturesSummary> {
   const withLabels = options.labels ?? false;
   const batchEvents = options.batchEvents ?? 8192;
-  const engine = createFeatureEngine({ ...options.config, sideWatermarkMs: Number.POSITIVE_INFINITY });
+  const nowMs = options.nowMs ?? Date.now();
+  const engine = createFeatureEngine({
+    ...options.config,
+    sideWatermarkMs: Number.POSITIVE_INFINITY,
+    nowMs: () => nowMs,
+  });
+  const futureLimit = nowMs + (options.config.futureSkewMs ?? DEFAULT_FUTURE_SKEW_MS);
   const failures = new Map<number, Pick<FailureRecord, 'ts' | 'failure'>[]>();
   let labelFailures = 0;
   /** Rows waiting for their label window to be read: waiting[waitingHead…]. */
@@ -114,10 +128,11 @@ export async function buildFeatures(
   function collectFailure(e: PdmEvent): void {
     if (e.kind !== 'failures') return;
     const r = e.record;
-    // Invalid ones are reported by the engine as INVALID_VALUE; they are no label either.
+    // Invalid and future ones are reported by the engine (INVALID_VALUE, FUTURE_EVENT); they are no label either.
     if (
       checkKeyAndTime(r.machineId, r.ts) !== null ||
-      checkCategory('failure', r.failure, COMPONENTS) !== null
+      checkCategory('failure', r.failure, COMPONENTS) !== null ||
+      r.ts > futureLimit
     )
       return;
     if (r.ts <= labelledUpTo) {
@@ -151,6 +166,7 @@ export async function buildFeatures(
     labelFailures,
     firstBucketTs,
     lastBucketTs,
+    nowMs,
     counts: stats.counts,
   };
 }

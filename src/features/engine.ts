@@ -16,13 +16,19 @@
  * buckets never close (the pipeline sees it as an idle machine, not through this engine).
  *
  * Late events (ts ≤ the machine's last closed bucket) are not applied at all, not even to later buckets: they
- * go to the dead-letter table as LATE_EVENT, the spec's "recorded, never dropped silently".
+ * go to the dead-letter table as LATE_EVENT, the spec's "recorded, never dropped silently". Lateness is per
+ * machine: a machine far behind the others of its partition loses nothing.
+ *
+ * Spec revision 2: ts outside [2000-01-01, 2100-01-01) is INVALID_VALUE and ts > processing clock + allowed
+ * future skew is FUTURE_EVENT, so one device with a wrong clock cannot push its machine's watermark into the
+ * future. Every check runs before any state is touched: a dead-lettered event moves no watermark, is not
+ * "seen" for duplicate detection, and does not even create the machine's entry.
  *
  * Memory: per machine, what windows of still-open buckets need (see machine-state.ts). While the side
  * watermark lags, open buckets pile up and so does their telemetry; the pipeline bounds that lag.
  */
 import type { FeatureConfig } from '../config/index.js';
-import { PdmError } from '../shared/errors.js';
+import { ConfigError, PdmError } from '../shared/errors.js';
 import type { PdmEvent } from '../shared/records.js';
 import {
   addError,
@@ -34,7 +40,14 @@ import {
   type CloseOutput,
   type MachineState,
 } from './machine-state.js';
-import type { CloseResult, EventOutcome, FeatureCounts, FeatureEngineStats } from './types.js';
+import type {
+  CloseResult,
+  DeadLetterOutcome,
+  DuplicateOutcome,
+  EventOutcome,
+  FeatureCounts,
+  FeatureEngineStats,
+} from './types.js';
 import {
   checkCategory,
   checkKeyAndTime,
@@ -42,6 +55,7 @@ import {
   checkTelemetry,
   componentIndex,
   errorIndex,
+  formatInstant,
   modelIndex,
 } from './validate.js';
 import { COMPONENTS, ERROR_IDS } from './spec.js';
@@ -62,7 +76,15 @@ export interface FeatureEngineOptions extends FeatureConfig {
   readonly resumeAfter?: ReadonlyMap<number, number>;
   /** Like `resumeAfter`, for every machine not in that map. @default -Infinity (nothing suppressed) */
   readonly resumeAllAfterMs?: number;
+  /**
+   * The processing clock, read once per `ingest` call: events with ts > now + futureSkewMs are FUTURE_EVENT.
+   * Streaming uses the wall clock; the batch path fixes it (`features build --now`). @default Date.now
+   */
+  readonly nowMs?: () => number;
 }
+
+/** Allowed future skew when the config has none (PDM_FUTURE_SKEW_MS's default). */
+export const DEFAULT_FUTURE_SKEW_MS = 3_600_000;
 
 export interface FeatureEngine {
   readonly bucketMs: number;
@@ -71,12 +93,18 @@ export interface FeatureEngine {
   readonly slotMs: number;
   /**
    * Applies a batch of decoded events. Returns an outcome (with the event's index in `events`) for every
-   * event not used: LATE_EVENT and INVALID_VALUE (dead-letter them), DUPLICATE (count them). Failure events
-   * are labels only: counted, not used, no outcome unless invalid.
+   * event not used: INVALID_VALUE, FUTURE_EVENT and LATE_EVENT (dead-letter them; they changed no state),
+   * DUPLICATE (count them). Failure events are labels only: counted, not used, no outcome unless invalid
+   * or in the future. Metadata tombstones delete a machine's metadata.
    */
   ingest(events: readonly PdmEvent[]): EventOutcome[];
   /** Side inputs are complete up to `tsMs` (monotonic: a smaller value is ignored). */
   advanceSideWatermark(tsMs: number): void;
+  /**
+   * Side inputs of one machine are complete up to `tsMs` (streaming: lateness is judged per machine, so a
+   * machine behind the others of its partition waits for its own side events, not theirs). Monotonic.
+   */
+  advanceMachineSideWatermark(machineId: number, tsMs: number): void;
   /** Closes every bucket that became closable; each bucket is emitted exactly once. */
   closeReady(): CloseResult;
   /** End of input: side watermark +∞, then `closeReady()` (the spec's end-of-input rule). */
@@ -102,9 +130,11 @@ function emptyCounts(): FeatureCounts {
     errors: 0,
     maintenance: 0,
     machines: 0,
+    tombstones: 0,
     failuresIgnored: 0,
     late: 0,
     invalid: 0,
+    future: 0,
     duplicates: 0,
     rows: 0,
     silentBuckets: 0,
@@ -118,6 +148,13 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   const ranges = options.ranges;
   const resumeAfter = options.resumeAfter;
   const resumeAll = options.resumeAllAfterMs ?? Number.NEGATIVE_INFINITY;
+  const nowMs = options.nowMs ?? Date.now;
+  const futureSkewMs = options.futureSkewMs ?? DEFAULT_FUTURE_SKEW_MS;
+  if (!Number.isSafeInteger(futureSkewMs) || futureSkewMs < 0) {
+    throw new ConfigError(`futureSkewMs must be a non-negative integer, got ${futureSkewMs}`, {
+      stage: 'features',
+    });
+  }
   let sideWatermark = options.sideWatermarkMs ?? Number.NEGATIVE_INFINITY;
   let sideAdvanced = false;
   let machines = createMachineTable<MachineState>();
@@ -157,42 +194,76 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   function ingest(events: readonly PdmEvent[]): EventOutcome[] {
     assertOpen();
     const outcomes: EventOutcome[] = [];
-    const invalid = (index: number, e: PdmEvent, message: string): void => {
-      counts.invalid++;
+    // One clock read per batch, not per event: cheap, and every event of a batch is judged alike.
+    const now = nowMs();
+    if (!Number.isFinite(now)) {
+      throw new PdmError(`processing clock returned ${String(now)}`, {
+        code: 'BAD_CLOCK',
+        stage: 'features',
+      });
+    }
+    const futureLimit = now + futureSkewMs;
+    const deadLetter = (
+      kind: DeadLetterOutcome['kind'],
+      index: number,
+      e: PdmEvent,
+      message: string,
+    ): void => {
+      outcomes.push({ kind, index, recordKind: e.kind, machineId: e.record.machineId, message });
+    };
+    const duplicate = (index: number, e: PdmEvent & { kind: DuplicateOutcome['recordKind'] }): void => {
+      counts.duplicates++;
       outcomes.push({
-        kind: 'INVALID_VALUE',
+        kind: 'DUPLICATE',
         index,
         recordKind: e.kind,
         machineId: e.record.machineId,
-        message,
+        ts: e.record.ts,
       });
     };
-    const late = (index: number, e: PdmEvent, ts: number, lastClosed: number): void => {
-      counts.late++;
-      outcomes.push({
-        kind: 'LATE_EVENT',
-        index,
-        recordKind: e.kind,
-        machineId: e.record.machineId,
-        message: `${e.kind} ts ${ts} is at or before the last closed bucket ${lastClosed} of machine ${e.record.machineId}`,
-      });
+    /** False once an INVALID_VALUE or FUTURE_EVENT outcome of a timed event is recorded. */
+    const usable = (index: number, e: PdmEvent, ts: number, problem: string | null): boolean => {
+      if (problem !== null) {
+        counts.invalid++;
+        deadLetter('INVALID_VALUE', index, e, problem);
+        return false;
+      }
+      if (ts > futureLimit) {
+        counts.future++;
+        deadLetter(
+          'FUTURE_EVENT',
+          index,
+          e,
+          `${e.kind} ts ${ts} (${formatInstant(ts)}) is later than the processing clock ` +
+            `${formatInstant(now)} plus the allowed future skew of ${futureSkewMs} ms`,
+        );
+        return false;
+      }
+      return true;
     };
-    /** A timed side event's machine state, or undefined once its INVALID/LATE outcome is recorded. */
-    const acceptTimed = (
+    /**
+     * The machine state a timed event may change, or undefined once its dead-letter outcome is recorded.
+     * Checks come before any state is touched (spec revision 2: a dead-lettered event changes no state, not
+     * even by creating the machine's entry); lateness is judged against this machine's own buckets only.
+     */
+    const admit = (
       index: number,
       e: PdmEvent,
       machineId: number,
       ts: number,
-      categoryProblem: string | null,
+      problem: string | null,
     ): MachineState | undefined => {
-      const bad = checkKeyAndTime(machineId, ts) ?? categoryProblem;
-      if (bad !== null) {
-        invalid(index, e, bad);
-        return undefined;
-      }
-      const st = stateFor(machineId);
+      if (!usable(index, e, ts, problem)) return undefined;
+      const st = machines.get(machineId);
+      if (st === undefined) return stateFor(machineId);
       if (ts <= st.lastClosed) {
-        late(index, e, ts, st.lastClosed);
+        counts.late++;
+        deadLetter(
+          'LATE_EVENT',
+          index,
+          e,
+          `${e.kind} ts ${ts} is at or before the last closed bucket ${st.lastClosed} of machine ${machineId}`,
+        );
         return undefined;
       }
       return st;
@@ -202,25 +273,10 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
       switch (e.kind) {
         case 'telemetry': {
           const r = e.record;
-          const bad = checkTelemetry(r, ranges);
-          if (bad !== null) {
-            invalid(i, e, bad);
-            break;
-          }
-          const st = stateFor(r.machineId);
-          if (r.ts <= st.lastClosed) {
-            late(i, e, r.ts, st.lastClosed);
-            break;
-          }
+          const st = admit(i, e, r.machineId, r.ts, checkTelemetry(r, ranges));
+          if (st === undefined) break;
           if (!addTelemetry(st, geo, r)) {
-            counts.duplicates++;
-            outcomes.push({
-              kind: 'DUPLICATE',
-              index: i,
-              recordKind: 'telemetry',
-              machineId: r.machineId,
-              ts: r.ts,
-            });
+            duplicate(i, e);
             break;
           }
           counts.telemetry++;
@@ -230,17 +286,26 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
         }
         case 'errors': {
           const r = e.record;
-          const st = acceptTimed(i, e, r.machineId, r.ts, checkCategory('errorId', r.errorId, ERROR_IDS));
+          const problem =
+            checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('errorId', r.errorId, ERROR_IDS);
+          const st = admit(i, e, r.machineId, r.ts, problem);
           if (st === undefined) break;
-          addError(st, r.ts, errorIndex(r.errorId));
+          if (!addError(st, r.ts, errorIndex(r.errorId))) {
+            duplicate(i, e);
+            break;
+          }
           counts.errors++;
           break;
         }
         case 'maintenance': {
           const r = e.record;
-          const st = acceptTimed(i, e, r.machineId, r.ts, checkCategory('comp', r.comp, COMPONENTS));
+          const problem = checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('comp', r.comp, COMPONENTS);
+          const st = admit(i, e, r.machineId, r.ts, problem);
           if (st === undefined) break;
-          addMaintenance(st, r.ts, componentIndex(r.comp));
+          if (!addMaintenance(st, r.ts, componentIndex(r.comp))) {
+            duplicate(i, e);
+            break;
+          }
           counts.maintenance++;
           break;
         }
@@ -248,21 +313,27 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
           const r = e.record;
           const bad = checkMachine(r);
           if (bad !== null) {
-            invalid(i, e, bad);
+            counts.invalid++;
+            deadLetter('INVALID_VALUE', i, e, bad);
+            break;
+          }
+          counts.machines++;
+          if (r.tombstone === true) {
+            // Deleting what was never there changes nothing: no entry for a machine we do not know.
+            counts.tombstones++;
+            const st = machines.get(r.machineId);
+            if (st !== undefined) setMetadata(st, -1, -1);
             break;
           }
           setMetadata(stateFor(r.machineId), modelIndex(r.model), r.age);
-          counts.machines++;
           break;
         }
         case 'failures': {
+          // Labels, not features: checked like any timed event, never part of a machine's state.
           const r = e.record;
-          const bad = checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('failure', r.failure, COMPONENTS);
-          if (bad !== null) {
-            invalid(i, e, bad);
-            break;
-          }
-          counts.failuresIgnored++;
+          const problem =
+            checkKeyAndTime(r.machineId, r.ts) ?? checkCategory('failure', r.failure, COMPONENTS);
+          if (usable(i, e, r.ts, problem)) counts.failuresIgnored++;
           break;
         }
       }
@@ -279,6 +350,15 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
       sideWatermark = tsMs;
       sideAdvanced = true;
     }
+  }
+
+  function advanceMachineSideWatermark(machineId: number, tsMs: number): void {
+    assertOpen();
+    const st = machines.get(machineId);
+    // No state: no accepted telemetry of this machine, so nothing of it can close yet.
+    if (st === undefined || !(tsMs > st.sideUpTo)) return;
+    st.sideUpTo = tsMs;
+    enqueue(st);
   }
 
   function closeReady(): CloseResult {
@@ -298,7 +378,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
       const st = machines.get(id) as MachineState;
       st.queued = false;
       const byTelemetry = st.maxTs - allowedLatenessMs;
-      closeBuckets(st, geo, Math.min(byTelemetry, sideWatermark), out);
+      closeBuckets(st, geo, Math.min(byTelemetry, Math.max(sideWatermark, st.sideUpTo)), out);
       const waiting = st.nextClose <= byTelemetry;
       if (waiting !== st.blocked) {
         st.blocked = waiting;
@@ -349,6 +429,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     slotMs: geo.slotMs,
     ingest,
     advanceSideWatermark,
+    advanceMachineSideWatermark,
     closeReady,
     finish,
     skipUpTo,

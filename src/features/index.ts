@@ -2,9 +2,17 @@
  * Feature stage (feature set pdm-v1, ../shared/FEATURES.md). Other stages import only from here.
  */
 export * from './spec.js';
-export { createFeatureEngine, type FeatureEngine, type FeatureEngineOptions } from './engine.js';
 export {
+  createFeatureEngine,
+  DEFAULT_FUTURE_SKEW_MS,
+  type FeatureEngine,
+  type FeatureEngineOptions,
+} from './engine.js';
+export { checkEventTime, END_EVENT_TS_MS, formatInstant, MIN_EVENT_TS_MS } from './validate.js';
+export {
+  FEATURE_DEAD_LETTER_REASONS,
   isDeadLetterOutcome,
+  type FeatureDeadLetterReason,
   type CloseResult,
   type DeadLetterOutcome,
   type DuplicateOutcome,

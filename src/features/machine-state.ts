@@ -5,7 +5,7 @@
  * What is kept, and for how long (B_next = the next bucket to close):
  * - telemetry slots (count/mean/M2 per sensor) with slot end > B_next − 36 h;
  * - telemetry timestamps > last closed bucket, for exact duplicate detection (older ones are late anyway);
- * - error events with ts > B_next − 24 h;
+ * - error events with ts > min(last closed bucket, B_next − 24 h) (windows and duplicate detection);
  * - replacements with ts > last closed bucket (pending), and per component the latest one ≤ it;
  * - the latest metadata.
  * Everything older cannot influence any bucket that can still close, so it is dropped when buckets close.
@@ -52,6 +52,11 @@ export interface MachineState {
   lastClosed: number;
   /** Buckets ≤ this were written before a restart: they close without output. */
   suppressUpTo: number;
+  /**
+   * Side inputs (errors, maintenance, metadata) of this machine are complete up to this instant (streaming:
+   * per-machine checkpoints of the pipeline; the engine-wide side watermark applies as well).
+   */
+  sideUpTo: number;
   /** Latest metadata: age (−1 unknown) and index into MODELS (−1 unknown). */
   age: number;
   model: number;
@@ -101,6 +106,7 @@ export function createMachineState(
     maxTs: Number.NEGATIVE_INFINITY,
     lastClosed: Number.NEGATIVE_INFINITY,
     suppressUpTo,
+    sideUpTo: Number.NEGATIVE_INFINITY,
     age: -1,
     model: -1,
     queued: false,
@@ -147,18 +153,44 @@ export function addTelemetry(st: MachineState, geo: WindowGeometry, r: Telemetry
   return true;
 }
 
-export function addError(st: MachineState, ts: number, errorIdx: number): void {
-  const buf = (st.errors ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account));
+/**
+ * Inserts the (ts, code) event into a buffer of 2-number records unless the same pair is already there.
+ * Returns false, changing nothing, for a duplicate. Equal timestamps are rare, so the scan is short.
+ */
+function addCodedEvent(buf: SortedRecords, ts: number, code: number): boolean {
+  const n = buf.len;
+  if (n > 0 && keyAt(buf, n - 1) >= ts) {
+    const { data } = buf;
+    for (let i = lowerBound(buf, ts); i < n && (data[2 * i] as number) === ts; i++) {
+      if ((data[2 * i + 1] as number) === code) return false;
+    }
+  }
   const off = insertSorted(buf, ts);
-  buf.data[off + 1] = errorIdx;
+  buf.data[off + 1] = code;
+  return true;
 }
 
-export function addMaintenance(st: MachineState, ts: number, compIdx: number): void {
-  const buf = (st.maintenance ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account));
-  const off = insertSorted(buf, ts);
-  buf.data[off + 1] = compIdx;
+/**
+ * Adds an accepted error event; false (nothing changed) for a duplicate (machineId, ts, errorId). Exact:
+ * the buffer keeps every error with ts > last closed bucket, and older ones are late.
+ */
+export function addError(st: MachineState, ts: number, errorIdx: number): boolean {
+  return addCodedEvent((st.errors ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account)), ts, errorIdx);
 }
 
+/**
+ * Adds an accepted replacement; false (nothing changed) for a duplicate (machineId, ts, comp). Exact: the
+ * pending buffer holds every replacement with ts > last closed bucket, and older ones are late.
+ */
+export function addMaintenance(st: MachineState, ts: number, compIdx: number): boolean {
+  return addCodedEvent(
+    (st.maintenance ??= createSortedRecords(2, EVENT_MIN_RECORDS, st.account)),
+    ts,
+    compIdx,
+  );
+}
+
+/** Latest metadata wins; (−1, −1) is "unknown", which a tombstone sets. */
 export function setMetadata(st: MachineState, modelIdx: number, age: number): void {
   st.model = modelIdx;
   st.age = age;
@@ -284,6 +316,10 @@ function prune(st: MachineState, geo: WindowGeometry): void {
   if (slots !== null) dropFront(slots, upperBound(slots, next / geo.slotMs - geo.maxWindowSlots));
   const seen = st.seen;
   if (seen !== null) dropFront(seen, upperBound(seen, st.lastClosed));
+  // Errors after the last closed bucket stay even when no window reaches them (bucket > 24 h): duplicate
+  // detection must see every error that is not late.
   const errors = st.errors;
-  if (errors !== null) dropFront(errors, upperBound(errors, next - geo.errorWindowMs));
+  if (errors !== null) {
+    dropFront(errors, upperBound(errors, Math.min(st.lastClosed, next - geo.errorWindowMs)));
+  }
 }

@@ -54,7 +54,15 @@ function specText(featureNames: readonly string[], classes: readonly string[]): 
     'age=latest;unknown=-1',
     'model=one_hot;unknown=all_zero',
     'silent=no_telemetry_in_(B-12h,B]_not_scored',
-    `label=earliest_failure_in_(B,B+${LABEL_HORIZON_DAYS}d]`,
+    `label=earliest_failure_in_(B,B+${LABEL_HORIZON_DAYS}d];tie=lowest_component`,
+    // Revision 2 (FEATURES.md "Revisions"): which events count at all is part of what a feature means.
+    'revision=2',
+    'event_time=[2000-01-01T00:00:00Z,2100-01-01T00:00:00Z);outside=INVALID_VALUE',
+    'future=ts>processing_clock+allowed_skew;FUTURE_EVENT;not_used',
+    'dead_letter=changes_no_state(watermark,duplicates,silent)',
+    'lateness=per_machine;late=ts<=last_closed_bucket_of_machine',
+    'duplicates=telemetry(machineId,ts);errors(machineId,ts,errorId);maintenance(machineId,ts,comp)',
+    'metadata_tombstone=deletes;age=-1;model=unknown',
   ].join('\n');
 }
 

@@ -14,9 +14,16 @@ export interface FeatureRow {
   readonly values: Float64Array;
 }
 
-/** An input event that must be dead-lettered; `index` is its position in the `ingest` batch. */
+/** Dead-letter reasons the feature stage gives (the decoder gives the others). */
+export const FEATURE_DEAD_LETTER_REASONS = ['INVALID_VALUE', 'FUTURE_EVENT', 'LATE_EVENT'] as const;
+export type FeatureDeadLetterReason = Extract<DeadLetterReason, (typeof FEATURE_DEAD_LETTER_REASONS)[number]>;
+
+/**
+ * An input event that must be dead-lettered; `index` is its position in the `ingest` batch. A dead-lettered
+ * event changed no state (spec revision 2): no watermark, no duplicate bookkeeping, no machine entry.
+ */
 export interface DeadLetterOutcome {
-  readonly kind: Extract<DeadLetterReason, 'LATE_EVENT' | 'INVALID_VALUE'>;
+  readonly kind: FeatureDeadLetterReason;
   readonly index: number;
   readonly recordKind: RecordKind;
   /** As received (may be NaN for an invalid record). */
@@ -25,11 +32,14 @@ export interface DeadLetterOutcome {
   readonly message: string;
 }
 
-/** A telemetry event whose (machineId, ts) was already seen: ignored and counted, not dead-lettered. */
+/**
+ * An event seen before (telemetry: same (machineId, ts); errors: same (machineId, ts, errorId); maintenance:
+ * same (machineId, ts, comp)): ignored and counted, not dead-lettered.
+ */
 export interface DuplicateOutcome {
   readonly kind: 'DUPLICATE';
   readonly index: number;
-  readonly recordKind: 'telemetry';
+  readonly recordKind: 'telemetry' | 'errors' | 'maintenance';
   readonly machineId: number;
   readonly ts: number;
 }
@@ -37,8 +47,9 @@ export interface DuplicateOutcome {
 /** Outcome of one input event that was not used for features. Valid events produce no outcome. */
 export type EventOutcome = DeadLetterOutcome | DuplicateOutcome;
 
+/** True for INVALID_VALUE, FUTURE_EVENT and LATE_EVENT (dead-letter them); false for DUPLICATE (count it). */
 export function isDeadLetterOutcome(o: EventOutcome): o is DeadLetterOutcome {
-  return o.kind !== 'DUPLICATE';
+  return o.kind === 'INVALID_VALUE' || o.kind === 'FUTURE_EVENT' || o.kind === 'LATE_EVENT';
 }
 
 /**
@@ -69,8 +80,13 @@ export interface FeatureCounts {
   machines: number;
   /** Failure events: labels only, ignored by the feature engine. */
   failuresIgnored: number;
+  /** Tombstones on the machines topic (metadata deleted); also counted in `machines`. */
+  tombstones: number;
   late: number;
   invalid: number;
+  /** Events later than the processing clock plus the allowed future skew (FUTURE_EVENT). */
+  future: number;
+  /** Duplicate telemetry, errors and maintenance events. */
   duplicates: number;
   rows: number;
   silentBuckets: number;

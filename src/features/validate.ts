@@ -29,11 +29,38 @@ function isMachineId(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
+/**
+ * Storable event-time range of spec revision 2, [2000-01-01, 2100-01-01) UTC: a device clock reset to 1970
+ * or garbage in `ts` is invalid input, never a reason to move a watermark or write a year-0000 bucket.
+ */
+export const MIN_EVENT_TS_MS = Date.UTC(2000, 0, 1);
+export const END_EVENT_TS_MS = Date.UTC(2100, 0, 1);
+
+/** Largest |ms| a JavaScript Date holds; `new Date(x).toISOString()` throws beyond it. */
+const MAX_DATE_MS = 8.64e15;
+
+/** ISO-8601 text of an epoch-ms instant for messages; never throws (absurd values are what we report). */
+export function formatInstant(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : 'beyond the JavaScript date range';
+}
+
+/**
+ * Reason an event time is unusable (not an integer, or outside the storable range), or null. Also what
+ * the pipeline applies to Kafka record timestamps it reads (`name` = "record timestamp").
+ */
+export function checkEventTime(ts: number, name = 'ts'): string | null {
+  if (!Number.isSafeInteger(ts)) return `${name} ${String(ts)} is not an epoch-millisecond integer`;
+  if (ts < MIN_EVENT_TS_MS || ts >= END_EVENT_TS_MS) {
+    return `${name} ${ts} (${formatInstant(ts)}) is outside the storable range [2000-01-01, 2100-01-01)`;
+  }
+  return null;
+}
+
 /** Reason a machineId/ts pair is unusable, or null. */
 export function checkKeyAndTime(machineId: number, ts: number): string | null {
   if (!isMachineId(machineId)) return `machineId ${String(machineId)} is not a non-negative integer`;
-  if (!Number.isSafeInteger(ts)) return `ts ${String(ts)} is not an epoch-millisecond integer`;
-  return null;
+  return checkEventTime(ts);
 }
 
 function checkSensor(name: string, v: number, min: number, max: number): string | null {
@@ -60,6 +87,7 @@ export function checkCategory(field: string, value: string, list: readonly strin
 
 export function checkMachine(r: MachineRecord): string | null {
   if (!isMachineId(r.machineId)) return `machineId ${String(r.machineId)} is not a non-negative integer`;
+  if (r.tombstone === true) return null;
   if (!Number.isFinite(r.age) || r.age < 0) return `age ${String(r.age)} is not a non-negative number`;
   return checkCategory('model', r.model, MODELS);
 }

@@ -28,6 +28,8 @@ export const DEAD_LETTER_REASONS = [
   'INVALID_VALUE',
   'INVALID_KEY',
   'LATE_EVENT',
+  'FUTURE_EVENT',
+  'WRONG_PARTITION',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 

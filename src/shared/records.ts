@@ -27,6 +27,17 @@ export interface MachineRecord {
   readonly machineId: number;
   readonly model: string;
   readonly age: number;
+  /**
+   * A tombstone (null value on the compacted machines topic, key = machineId): the machine's metadata is
+   * deleted, so from then on its age is −1 and its model unknown. Only the decoder makes these
+   * ({@link machineTombstone}); `model` and `age` of a tombstone carry no data.
+   */
+  readonly tombstone?: true;
+}
+
+/** The record of a tombstone on the machines topic: deletes the metadata of `machineId`. */
+export function machineTombstone(machineId: number): MachineRecord {
+  return { machineId, model: '', age: -1, tombstone: true };
 }
 
 export interface FailureRecord {

@@ -126,6 +126,41 @@ def failures_from_labels(fs: FeatureSet) -> Failures:
     return Failures(np.array(machines, dtype=np.int64), np.array(times, dtype=np.int64), np.array(comps, dtype=np.int64))
 
 
+def labels_from_failures(machine: np.ndarray, bucket_ms: np.ndarray, failures: Failures) -> np.ndarray:
+    """pdm-v1 label of each row (mirror of src/features/label.ts): the component 1..4 of the machine's earliest
+    failure with ts in (B, B + 7 d], 0 when none; failures at the same instant go to the lowest component
+    number (FEATURES.md revision 2), so the label never depends on the order of failures.csv."""
+    out = np.zeros(len(machine), dtype=np.int64)
+    for m in np.unique(machine):
+        rows = np.flatnonzero(machine == m)
+        fm = failures.machine == m
+        if not fm.any():
+            continue
+        # Sorted by (ts, comp): the first failure after B is the earliest one, and the lowest component of a tie.
+        order = np.lexsort((failures.comp[fm], failures.ts_ms[fm]))
+        ts, comp = failures.ts_ms[fm][order], failures.comp[fm][order]
+        b = bucket_ms[rows]
+        i = np.searchsorted(ts, b, side="right")
+        j = np.minimum(i, len(ts) - 1)
+        hit = (i < len(ts)) & (ts[j] <= b + LABEL_HORIZON_MS)
+        out[rows[hit]] = comp[j[hit]]
+    return out
+
+
+def verify_labels(fs: FeatureSet, failures: Failures) -> None:
+    """Refuses a feature file whose labels differ from the label rule applied to the failures file: the two
+    languages must agree on what is being predicted, or the evaluation measures something else."""
+    expected = labels_from_failures(fs.machine, fs.bucket_ms, failures)
+    bad = np.flatnonzero(expected != fs.y)
+    if len(bad) > 0:
+        k = int(bad[0])
+        raise InputError(
+            f"{len(bad)} labels of the feature file differ from the label rule applied to the failures file "
+            f"(first: machine {int(fs.machine[k])}, bucketTs {int(fs.bucket_ms[k])}: file {int(fs.y[k])}, "
+            f"failures {int(expected[k])})"
+        )
+
+
 @dataclass(frozen=True)
 class Split:
     name: str

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseNow } from '../../../src/cli/features.js';
 import { buildProgram } from '../../../src/cli/index.js';
 import { CLASSES, FEATURE_NAMES, SPEC_HASH } from '../../../src/features/index.js';
 
@@ -118,6 +119,7 @@ describe('features build on the hand-made fixture', () => {
         kind: 'reference-csv',
         rejected: 1,
         late: 0,
+        future: 0,
         duplicates: 1,
         invalid: 1,
         silentBuckets: 2,
@@ -127,7 +129,7 @@ describe('features build on the hand-made fixture', () => {
       },
     });
     const summary = stderr.find((l) => l.startsWith('features build: 3 rows'));
-    expect(summary).toMatch(/rejected 1, late 0, duplicates 1, invalid 1, silent buckets 2/);
+    expect(summary).toMatch(/rejected 1, late 0, future 0, duplicates 1, invalid 1, silent buckets 2/);
     expect(stderr.some((l) => l.startsWith('rejected ') && l.includes('telemetry.csv'))).toBe(true);
     expect(stderr.some((l) => l.startsWith('INVALID_VALUE telemetry machine 2: volt NaN'))).toBe(true);
     expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
@@ -144,6 +146,46 @@ describe('features build on the hand-made fixture', () => {
       labelled.rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'label'))),
     );
   });
+
+  it('--now fixes the processing clock: everything after it plus the skew is FUTURE_EVENT', async () => {
+    const out = join(dir, 'past.csv');
+    stderr = [];
+    await run('--csv', FIXTURE, '--out', out, '--now', '2000-01-01');
+    expect(parse(await readFile(out, 'utf8')).rows).toEqual([]);
+    const meta = JSON.parse(await readFile(`${out}.meta.json`, 'utf8')) as {
+      source: Record<string, unknown>;
+    };
+    expect(meta.source['processingClock']).toBe('2000-01-01T00:00:00.000Z');
+    expect(meta.source['future']).toBeGreaterThan(30);
+    expect(
+      stderr.some(
+        (l) =>
+          l.startsWith('FUTURE_EVENT ') &&
+          l.includes(
+            'is later than the processing clock 2000-01-01T00:00:00.000Z plus the allowed future skew of 3600000 ms',
+          ),
+      ),
+    ).toBe(true);
+  });
+
+  it.each([
+    { text: '1764504000000', ms: 1_764_504_000_000 },
+    { text: '2026-11-30', ms: Date.UTC(2026, 10, 30) },
+    { text: '2026-11-30T12:00', ms: Date.UTC(2026, 10, 30, 12) },
+    { text: '2026-11-30T12:00:00Z', ms: Date.UTC(2026, 10, 30, 12) },
+    { text: '2026-11-30 12:00:00.250', ms: Date.UTC(2026, 10, 30, 12, 0, 0, 250) },
+    { text: '2026-11-30T12:00:00+01:00', ms: Date.UTC(2026, 10, 30, 11) },
+  ])('--now $text → $ms (no zone means UTC)', ({ text, ms }) => {
+    expect(parseNow(text)).toBe(ms);
+  });
+
+  it.each(['yesterday', '', '2026-13-45', '30/11/2026', '1e12', '99999999999999999'])(
+    '--now %j is refused',
+    async (text) => {
+      expect(() => parseNow(text)).toThrow(/epoch milliseconds or an ISO-8601 instant/);
+      await expect(run('--csv', FIXTURE, '--out', join(dir, 'x.csv'), '--now', text)).rejects.toThrow();
+    },
+  );
 
   it('fails on a missing directory and leaves no partial output', async () => {
     const out = join(dir, 'missing.csv');

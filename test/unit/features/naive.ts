@@ -21,13 +21,34 @@ export interface NaiveResult {
   silent: string[];
 }
 
-function validTelemetry(r: TelemetryRecord, ranges: FeatureConfig['ranges']): boolean {
-  if (!Number.isInteger(r.machineId) || r.machineId < 0 || !Number.isSafeInteger(r.ts)) return false;
+/** Storable event times (spec revision 2): [2000-01-01, 2100-01-01) UTC, and not in the future. */
+function validTime(machineId: number, ts: number, latestMs: number): boolean {
+  return (
+    Number.isInteger(machineId) &&
+    machineId >= 0 &&
+    Number.isSafeInteger(ts) &&
+    ts >= Date.UTC(2000, 0, 1) &&
+    ts < Date.UTC(2100, 0, 1) &&
+    ts <= latestMs
+  );
+}
+
+function validTelemetry(r: TelemetryRecord, ranges: FeatureConfig['ranges'], latestMs: number): boolean {
+  if (!validTime(r.machineId, r.ts, latestMs)) return false;
   return SENSORS.every((s) => Number.isFinite(r[s]) && r[s] >= ranges[s].min && r[s] <= ranges[s].max);
 }
 
-export function naiveFeatures(events: readonly PdmEvent[], cfg: FeatureConfig): NaiveResult {
+/**
+ * `clockMs`: the processing clock; events later than it plus `cfg.futureSkewMs` (default 1 h) are not used.
+ * Duplicates (same machine, ts and code) count once; a tombstone deletes the metadata.
+ */
+export function naiveFeatures(
+  events: readonly PdmEvent[],
+  cfg: FeatureConfig,
+  clockMs = Number.POSITIVE_INFINITY,
+): NaiveResult {
   const { bucketMs, allowedLatenessMs, ranges } = cfg;
+  const latestMs = clockMs + (cfg.futureSkewMs ?? HOUR_MS);
   const telemetry = new Map<number, TelemetryRecord[]>();
   const seen = new Set<string>();
   const errors: { machineId: number; ts: number; errorId: string }[] = [];
@@ -36,7 +57,7 @@ export function naiveFeatures(events: readonly PdmEvent[], cfg: FeatureConfig): 
   for (const e of events) {
     if (e.kind === 'telemetry') {
       const r = e.record;
-      if (!validTelemetry(r, ranges)) continue;
+      if (!validTelemetry(r, ranges, latestMs)) continue;
       const key = `${r.machineId}@${r.ts}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -44,12 +65,21 @@ export function naiveFeatures(events: readonly PdmEvent[], cfg: FeatureConfig): 
       list.push(r);
       telemetry.set(r.machineId, list);
     } else if (e.kind === 'errors') {
-      if ((ERROR_IDS as readonly string[]).includes(e.record.errorId)) errors.push(e.record);
+      const r = e.record;
+      const key = `e${r.machineId}@${r.ts}@${r.errorId}`;
+      if (!validTime(r.machineId, r.ts, latestMs) || seen.has(key)) continue;
+      seen.add(key);
+      if ((ERROR_IDS as readonly string[]).includes(r.errorId)) errors.push(r);
     } else if (e.kind === 'maintenance') {
-      if ((COMPONENTS as readonly string[]).includes(e.record.comp)) maint.push(e.record);
+      const r = e.record;
+      const key = `m${r.machineId}@${r.ts}@${r.comp}`;
+      if (!validTime(r.machineId, r.ts, latestMs) || seen.has(key)) continue;
+      seen.add(key);
+      if ((COMPONENTS as readonly string[]).includes(r.comp)) maint.push(r);
     } else if (e.kind === 'machines') {
       const r = e.record;
-      if ((MODELS as readonly string[]).includes(r.model) && r.age >= 0) metadata.set(r.machineId, r);
+      if (r.tombstone === true) metadata.delete(r.machineId);
+      else if ((MODELS as readonly string[]).includes(r.model) && r.age >= 0) metadata.set(r.machineId, r);
     }
   }
   const rows: FeatureRow[] = [];

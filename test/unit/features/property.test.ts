@@ -1,6 +1,7 @@
 /**
  * Property tests: on random event streams (random frequencies, readings on and next to window edges,
- * duplicates, invalid values, errors, replacements, metadata, several bucket lengths and latenesses),
+ * duplicates of every kind, invalid values, event times outside the storable range or in the future,
+ * errors, replacements, metadata and tombstones, several bucket lengths, latenesses and clocks),
  * - the incremental engine equals a naive recomputation from the raw events (≤ 1e-9 abs/rel);
  * - any arrival order within the allowed lateness, split into random batches, with side inputs either
  *   interleaved or on their own "topic" behind a side watermark, gives the same rows and silent buckets.
@@ -13,13 +14,16 @@ import {
   type FeatureRow,
   type SilentRun,
 } from '../../../src/features/index.js';
-import type { PdmEvent } from '../../../src/shared/records.js';
+import { machineTombstone, type PdmEvent } from '../../../src/shared/records.js';
 import { CONFIG, D, H, T0, maxRowDifference, silentKeys } from './helpers.js';
 import { naiveFeatures } from './naive.js';
 
 interface Scenario {
   bucketMs: number;
   allowedLatenessMs: number;
+  /** Processing clock (fixed for the whole run) and allowed future skew: later events are FUTURE_EVENT. */
+  clockMs: number;
+  futureSkewMs: number;
   events: PdmEvent[];
   seed: number;
 }
@@ -63,6 +67,28 @@ const sideArb = (machineId: number): fc.Arbitrary<PdmEvent> =>
       .map(({ ts, k }): PdmEvent => ({ kind: 'maintenance', record: { machineId, ts, comp: `comp${k}` } })),
   );
 
+/** Event times that are never usable: outside [2000, 2100), beyond the Date range, or far in the future. */
+const badTsArb = fc.constantFrom(
+  0,
+  -1,
+  Date.UTC(2000, 0, 1) - 1,
+  Date.UTC(2100, 0, 1),
+  8.64e15 + 1,
+  9e15,
+  T0 + 400 * D,
+);
+
+/** Dead-lettered events (spec revision 2): they must change no state, whatever the order. */
+const badArb = (machineId: number): fc.Arbitrary<PdmEvent> =>
+  fc.oneof(
+    badTsArb.map((ts): PdmEvent => ({
+      kind: 'telemetry',
+      record: { machineId, ts, volt: 170, rotate: 450, pressure: 100, vibration: 40 },
+    })),
+    badTsArb.map((ts): PdmEvent => ({ kind: 'errors', record: { machineId, ts, errorId: 'error1' } })),
+    badTsArb.map((ts): PdmEvent => ({ kind: 'maintenance', record: { machineId, ts, comp: 'comp1' } })),
+  );
+
 const machineArb = (machineId: number): fc.Arbitrary<PdmEvent[]> =>
   fc
     .record({
@@ -75,24 +101,37 @@ const machineArb = (machineId: number): fc.Arbitrary<PdmEvent[]> =>
       }),
       side: fc.array(sideArb(machineId), { maxLength: 25 }),
       metadata: fc.array(
-        fc.record({
-          model: fc.constantFrom('model1', 'model2', 'model3', 'model4', 'model7'),
-          age: fc.integer({ min: 0, max: 20 }),
-        }),
-        { maxLength: 2 },
+        fc.oneof(
+          fc.record({
+            model: fc.constantFrom('model1', 'model2', 'model3', 'model4', 'model7'),
+            age: fc.integer({ min: 0, max: 20 }),
+          }),
+          fc.constant(null),
+        ),
+        { maxLength: 3 },
       ),
       duplicates: fc.array(fc.nat(), { maxLength: 4 }),
+      sideDuplicates: fc.array(fc.nat(), { maxLength: 3 }),
+      bad: fc.array(badArb(machineId), { maxLength: 3 }),
     })
-    .map(({ telemetry, side, metadata, duplicates }) => [
-      ...metadata.map((m): PdmEvent => ({ kind: 'machines', record: { machineId, ...m } })),
+    .map(({ telemetry, side, metadata, duplicates, sideDuplicates, bad }) => [
+      ...metadata.map((m): PdmEvent => ({
+        kind: 'machines',
+        record: m === null ? machineTombstone(machineId) : { machineId, ...m },
+      })),
       ...telemetry,
       ...duplicates.map((i) => telemetry[i % telemetry.length] as PdmEvent),
       ...side,
+      ...(side.length === 0 ? [] : sideDuplicates.map((i) => side[i % side.length] as PdmEvent)),
+      ...bad,
     ]);
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   bucketMs: fc.constantFrom(12 * H, 6 * H, 4 * H, H, 24 * H, 48 * H, 30 * 60_000),
   allowedLatenessMs: fc.constantFrom(0, 30 * 60_000, 2 * H, 5 * H),
+  // T0 + 3 d cuts the 6-day span: the rest is FUTURE_EVENT and must leave no trace.
+  clockMs: fc.constantFrom(T0 + 3 * D, T0 + 60 * D),
+  futureSkewMs: fc.constantFrom(0, H, 5 * H),
   events: fc
     .array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 3 })
     .chain((ids) => fc.tuple(...[...new Set(ids)].map(machineArb)))
@@ -151,8 +190,12 @@ function ingest(engine: FeatureEngine, batch: readonly PdmEvent[], into: Collect
   }
 }
 
+function engineFor(s: Scenario, sideWatermarkMs: number): FeatureEngine {
+  return createFeatureEngine({ ...CONFIG, ...s, nowMs: () => s.clockMs, sideWatermarkMs });
+}
+
 function batchRun(s: Scenario): Collected {
-  const engine = createFeatureEngine({ ...CONFIG, ...s, sideWatermarkMs: Number.POSITIVE_INFINITY });
+  const engine = engineFor(s, Number.POSITIVE_INFINITY);
   const out: Collected = { rows: [], silent: [], late: 0, duplicates: 0 };
   ingest(engine, s.events, out);
   const r = engine.finish();
@@ -164,7 +207,7 @@ function batchRun(s: Scenario): Collected {
 /** One interleaved stream, random batch sizes, closeReady after every batch, side watermark +∞. */
 function streamInterleaved(s: Scenario): Collected {
   const rnd = prng(s.seed);
-  const engine = createFeatureEngine({ ...CONFIG, ...s, sideWatermarkMs: Number.POSITIVE_INFINITY });
+  const engine = engineFor(s, Number.POSITIVE_INFINITY);
   const out: Collected = { rows: [], silent: [], late: 0, duplicates: 0 };
   const order = jitteredOrder(s.events, s.allowedLatenessMs, rnd);
   for (let i = 0; i < order.length;) {
@@ -185,7 +228,7 @@ function streamInterleaved(s: Scenario): Collected {
  */
 function streamTwoTopics(s: Scenario): Collected {
   const rnd = prng(s.seed ^ 0x5bd1e995);
-  const engine = createFeatureEngine({ ...CONFIG, ...s });
+  const engine = engineFor(s, Number.NEGATIVE_INFINITY);
   const out: Collected = { rows: [], silent: [], late: 0, duplicates: 0 };
   const telemetry = jitteredOrder(
     s.events.filter((e) => e.kind === 'telemetry'),
@@ -234,7 +277,7 @@ describe('incremental engine vs naive recomputation', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
         const got = batchRun(s);
-        const ref = naiveFeatures(s.events, { ...CONFIG, ...s });
+        const ref = naiveFeatures(s.events, { ...CONFIG, ...s }, s.clockMs);
         expect(maxRowDifference(got.rows, ref.rows)).toBeLessThanOrEqual(1e-9);
         expect(silentKeys(got.silent, s.bucketMs)).toEqual(ref.silent);
       }),
@@ -264,10 +307,20 @@ describe('arrival order within the lateness does not matter', () => {
 });
 
 describe('the generator exercises every rule', () => {
-  it('samples contain rows, silent buckets, duplicates, invalid values, errors, replacements and metadata', () => {
-    const totals = { rows: 0, silent: 0, duplicates: 0, invalid: 0, errorCounts: 0, replaced: 0, known: 0 };
+  it('samples contain rows, silent buckets, duplicates, invalid/future events, errors, replacements and metadata', () => {
+    const totals = {
+      rows: 0,
+      silent: 0,
+      duplicates: 0,
+      invalid: 0,
+      future: 0,
+      tombstones: 0,
+      errorCounts: 0,
+      replaced: 0,
+      known: 0,
+    };
     for (const s of fc.sample(scenarioArb, { numRuns: 200, seed: 42 })) {
-      const engine = createFeatureEngine({ ...CONFIG, ...s, sideWatermarkMs: Number.POSITIVE_INFINITY });
+      const engine = engineFor(s, Number.POSITIVE_INFINITY);
       engine.ingest(s.events);
       const { rows } = engine.finish();
       const c = engine.stats().counts;
@@ -275,6 +328,8 @@ describe('the generator exercises every rule', () => {
       totals.silent += c.silentBuckets;
       totals.duplicates += c.duplicates;
       totals.invalid += c.invalid;
+      totals.future += c.future;
+      totals.tombstones += c.tombstones;
       for (const r of rows) {
         if (r.values.subarray(24, 29).some((x) => x > 0)) totals.errorCounts++;
         if (r.values.subarray(29, 33).some((x) => x < 365)) totals.replaced++;
