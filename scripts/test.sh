@@ -14,6 +14,9 @@ ensure_node_modules
 step "build"
 npm run --silent build
 
+step "type-check src, tests, benchmarks"
+npm run --silent typecheck
+
 step "lint (eslint + prettier, zero warnings) and circular imports"
 npm run --silent lint
 npx madge --circular --extensions ts src

@@ -2,6 +2,7 @@ import type { SourceMessage } from '../ingest/index.js';
 import type { DeadLetterReason, Stage } from '../shared/errors.js';
 import { formatDateTime, formatInstant, type DeadLetterRow, type ServerCapabilities } from '../sink/index.js';
 import { ENGINE_VERSION } from '../shared/version.js';
+import { replayCountOf, replayedFromOf } from './replay-headers.js';
 
 export interface DeadLetter {
   readonly message: SourceMessage;
@@ -19,12 +20,49 @@ export function scrubSecrets(text: string): string {
 
 const MAX_ERROR_CHARS = 2_000;
 
+/** `DateTime('UTC')` holds 1970-01-01 … 2106-02-07; a record timestamp outside is stored as 0. */
+const DATETIME_MAX_MS = 4_294_967_295_000;
+
+/** The record's Kafka timestamp when a DateTime column can hold it, else null (any producer can send any). */
+export function storableTimestampMs(ms: number): number | null {
+  return Number.isFinite(ms) && ms >= 0 && ms <= DATETIME_MAX_MS ? ms : null;
+}
+
+/**
+ * The machine a dead letter belongs to: the decoded record's when known, else the key's when it is a
+ * machine id (key = machineId as a decimal string), else −1. Ops filter dead letters by machine.
+ */
+export function deadLetterMachineId(d: Pick<DeadLetter, 'machineId' | 'message'>): number {
+  if (d.machineId !== undefined) return d.machineId;
+  const key = d.message.key;
+  if (key === null || key.length === 0 || key.length > 10) return -1;
+  const text = key.toString('latin1');
+  if (!/^(0|[1-9][0-9]*)$/.test(text)) return -1;
+  const id = Number(text);
+  return id <= 2_147_483_647 ? id : -1;
+}
+
+/** Columns of migration 5 (src/sink/migrations.ts): what `dlq replay` needs to re-publish exactly. */
+export interface DeadLetterReplayColumns {
+  /** The key's exact bytes (`key` is its UTF-8 text, lossy for binary keys). */
+  readonly key_base64: string | null;
+  /** The Kafka timestamp in ms, whatever its value (`message_ts` holds 1970..2106 in whole seconds). */
+  readonly message_ts_ms: number;
+  readonly replay_count: number;
+  readonly replayed_from: string;
+}
+
 export function toDeadLetterRow(
   d: DeadLetter,
   caps: Pick<ServerCapabilities, 'modernTypes'>,
   nowMs: number = Date.now(),
-): DeadLetterRow {
+): DeadLetterRow & DeadLetterReplayColumns {
   const value = d.message.value;
+  const ts = storableTimestampMs(d.message.timestampMs);
+  const error =
+    ts === null
+      ? `${d.error} (Kafka record timestamp ${String(d.message.timestampMs)} is outside 1970..2106; message_ts stored as 0)`
+      : d.error;
   return {
     topic: d.message.topic,
     partition: d.message.partition,
@@ -34,11 +72,15 @@ export function toDeadLetterRow(
     payload_bytes: value === null ? 0 : value.length,
     reason: d.reason,
     stage: d.stage,
-    error_message: scrubSecrets(d.error).slice(0, MAX_ERROR_CHARS),
+    error_message: scrubSecrets(error).slice(0, MAX_ERROR_CHARS),
     schema_id: d.schemaId ?? -1,
-    machine_id: d.machineId ?? -1,
-    message_ts: formatDateTime(d.message.timestampMs),
+    machine_id: deadLetterMachineId(d),
+    message_ts: formatDateTime(ts ?? 0),
     dead_lettered_at: formatInstant(nowMs, caps),
     engine_version: ENGINE_VERSION,
+    key_base64: d.message.key === null ? null : d.message.key.toString('base64'),
+    message_ts_ms: Number.isSafeInteger(d.message.timestampMs) ? d.message.timestampMs : -1,
+    replay_count: replayCountOf(d.message.headers),
+    replayed_from: replayedFromOf(d.message.headers),
   };
 }

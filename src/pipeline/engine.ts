@@ -11,9 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
-import { createFeatureEngine, isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
 import {
-  createMachinePartitioner,
+  checkEventTime,
+  createFeatureEngine,
+  isDeadLetterOutcome,
+  type FeatureEngine,
+} from '../features/index.js';
+import {
   type BatchControl,
   type RecordSource,
   type SourceBatch,
@@ -27,13 +31,14 @@ import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { emit, type OutputWriters, type RowScorer } from './outputs.js';
+import { createMachineHomes } from './machine-homes.js';
 import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
 import {
   addCheckpoint,
   advancePosition,
   createSideProgress,
   SIDE_KINDS,
-  sideWatermarkMs,
+  type SideEnds,
   type SideKind,
   type SideProgress,
 } from './side-progress.js';
@@ -45,8 +50,6 @@ type InputKind = (typeof ENGINE_INPUTS)[number];
 interface PartitionTask {
   readonly features: FeatureEngine;
   readonly side: SideProgress;
-  /** Largest telemetry event time processed in this partition. */
-  telemetryMaxTs: number;
 }
 
 export interface EngineDeps {
@@ -87,12 +90,13 @@ export function createEngine(deps: EngineDeps): Engine {
   let sideEnds: { readAt: number; ends: Record<SideKind, Map<number, string>> } | undefined;
   /** Batches wait for the latest assignment's restore to be planned and seeked. */
   let assignment: Promise<void> = Promise.resolve();
+  /** Partition number of each machine's events (kept across rebalances: a machine does not move). */
+  const homes = createMachineHomes();
 
   function newTask(plan: RestorePlan): PartitionTask {
     return {
       features: createFeatureEngine({ ...config.features, resumeAfter: plan.resumeAfter }),
       side: createSideProgress(),
-      telemetryMaxTs: Number.NEGATIVE_INFINITY,
     };
   }
 
@@ -116,7 +120,7 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   async function restore(assigned: readonly TopicPartition[]): Promise<void> {
-    const partitionOf = createMachinePartitioner(await partitionCount());
+    await partitionCount();
     const plan = await withRetry(
       () =>
         planRestore({
@@ -125,7 +129,6 @@ export function createEngine(deps: EngineDeps): Engine {
           modelVersion: deps.scorer.modelVersion,
           bucketMs: config.features.bucketMs,
           allowedLatenessMs: config.features.allowedLatenessMs,
-          partitionOf,
         }),
       {
         onRetry: (err, attempt) => {
@@ -133,6 +136,7 @@ export function createEngine(deps: EngineDeps): Engine {
         },
       },
     );
+    homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
     nextOffset.clear();
@@ -153,7 +157,7 @@ export function createEngine(deps: EngineDeps): Engine {
       source.seek(tp, offset);
       nextOffset.set(`${tp.topic}:${tp.partition}`, BigInt(offset));
       awaitingSeek.add(`${tp.topic}:${tp.partition}`);
-      if (kind !== 'telemetry') task.side[kind].position = BigInt(offset);
+      if (kind !== 'telemetry') task.side.position[kind] = BigInt(offset);
     }
     log.info(
       {
@@ -170,12 +174,19 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   /**
-   * After a telemetry batch of `partition`, records a side checkpoint for that partition: "side events
-   * up to (its telemetry max ts − lateness) are before these end offsets". The end offsets must have been
-   * read at least the grace period after the batch was fetched; one read (all partitions at once) serves
-   * every batch fetched early enough, so a fetch round costs one read, not one per partition.
+   * After a telemetry batch of `partition`, records a side checkpoint for that partition: "side events of
+   * each machine m of the batch with ts ≤ (its telemetry max ts − lateness) are before these end offsets".
+   * The end offsets must have been read at least the grace period after the batch was fetched; one read
+   * (all partitions at once) serves every batch fetched early enough, so a fetch round costs one read, not
+   * one per partition. Returns what became complete (machineId → side-complete instant).
    */
-  async function checkpointSides(partition: number, task: PartitionTask, fetchedAt: number): Promise<void> {
+  async function checkpointSides(
+    partition: number,
+    task: PartitionTask,
+    fetchedAt: number,
+    upTo: ReadonlyMap<number, number>,
+  ): Promise<Map<number, number> | undefined> {
+    if (upTo.size === 0) return undefined;
     const notBefore = fetchedAt + config.kafka.sideGraceMs;
     if (sideEnds === undefined || sideEnds.readAt < notBefore) {
       const wait = notBefore - Date.now();
@@ -186,11 +197,15 @@ export function createEngine(deps: EngineDeps): Engine {
       );
       sideEnds = { readAt, ends: Object.fromEntries(reads) as Record<SideKind, Map<number, string>> };
     }
-    const upTo = task.telemetryMaxTs - config.features.allowedLatenessMs;
+    const ends = {} as SideEnds;
     for (const kind of SIDE_KINDS) {
       const end = sideEnds.ends[kind].get(partition);
-      if (end !== undefined) addCheckpoint(task.side[kind], BigInt(end), upTo);
+      // Co-partitioning is checked at assignment; a missing partition means the topics changed under us.
+      if (end === undefined)
+        throw new Error(`no partition ${partition} in ${topics[kind]} (topics changed?)`);
+      ends[kind] = BigInt(end);
     }
+    return addCheckpoint(task.side, ends, upTo);
   }
 
   function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
@@ -199,6 +214,44 @@ export function createEngine(deps: EngineDeps): Engine {
     batch.messages.forEach((m, i) => {
       const r = decoder.decode(kind, m.value, m.key);
       if (r.ok) {
+        // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
+        const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
+        if (badTimestamp !== null) {
+          metrics.outcomes.inc({ reason: 'INVALID_VALUE' });
+          deadLetters.push({
+            message: m,
+            reason: 'INVALID_VALUE',
+            stage: 'ingest',
+            error: badTimestamp,
+            schemaId: r.schemaId,
+            machineId: r.record.machineId,
+          });
+          return;
+        }
+        const home = homes.check(r.record.machineId, kind === 'telemetry', batch.partition);
+        if (!home.ok) {
+          metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
+          deadLetters.push({
+            message: m,
+            reason: 'WRONG_PARTITION',
+            stage: 'pipeline',
+            error: `machine ${r.record.machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
+            schemaId: r.schemaId,
+            machineId: r.record.machineId,
+          });
+          return;
+        }
+        if (home.conflictWith !== undefined) {
+          metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
+          log.error(
+            {
+              machineId: r.record.machineId,
+              telemetryPartition: batch.partition,
+              sidePartition: home.conflictWith,
+            },
+            'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
+          );
+        }
         events.push({ kind, record: r.record } as PdmEvent);
         messageIndex.push(i);
       } else {
@@ -244,7 +297,7 @@ export function createEngine(deps: EngineDeps): Engine {
       withRetry(() => decoder.prepare(batch.messages.map((m) => m.value)), {
         onRetry: (err, attempt, delayMs) => {
           metrics.registryErrors.inc();
-          metrics.paused.set(1);
+          metrics.paused.set({ cause: 'registry' }, 1);
           log.warn(
             { attempt, delayMs, err: errorMessage(err) },
             'schema registry unavailable; holding batch',
@@ -252,11 +305,14 @@ export function createEngine(deps: EngineDeps): Engine {
         },
       }),
     );
-    metrics.paused.set(0);
+    metrics.paused.set({ cause: 'registry' }, 0);
 
     const deadLetters: DeadLetter[] = [];
     const { events, messageIndex } = decodeBatch(kind, batch, deadLetters);
+    /** Indexes into `events` of those the feature stage did not use (they change no state). */
+    const rejected = new Set<number>();
     for (const o of task.features.ingest(events)) {
+      rejected.add(o.index);
       metrics.outcomes.inc({ reason: o.kind });
       if (!isDeadLetterOutcome(o)) {
         metrics.duplicates.inc();
@@ -276,20 +332,21 @@ export function createEngine(deps: EngineDeps): Engine {
     const last = batch.messages[batch.messages.length - 1];
     if (last === undefined) return false;
     nextOffset.set(key, BigInt(last.offset) + 1n);
-    if (kind !== 'telemetry') {
-      advancePosition(task.side[kind], BigInt(last.offset) + 1n);
-    } else {
-      for (const e of events)
-        if ('ts' in e.record && e.record.ts > task.telemetryMaxTs) task.telemetryMaxTs = e.record.ts;
-      await checkpointSides(fetched.partition, task, fetched.fetchedAtMs);
+    const complete =
+      kind !== 'telemetry'
+        ? advancePosition(task.side, kind, BigInt(last.offset) + 1n)
+        : await checkpointSides(
+            fetched.partition,
+            task,
+            fetched.fetchedAtMs,
+            telemetryBounds(events, rejected, config.features.allowedLatenessMs),
+          );
+    if (complete !== undefined) {
+      for (const [machineId, upTo] of complete) task.features.advanceMachineSideWatermark(machineId, upTo);
     }
-    task.features.advanceSideWatermark(sideWatermarkMs(task.side));
     const closed = task.features.closeReady();
     for (const run of closed.silent) metrics.silentMachineBuckets.inc(run.buckets);
-    metrics.consumerLag.set(
-      { topic: batch.topic, partition: String(batch.partition) },
-      Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n),
-    );
+    // pdm_consumer_lag_messages is read from the broker periodically (start.ts), not per batch.
 
     await whileHeartbeating(
       control,
@@ -334,4 +391,25 @@ export function createEngine(deps: EngineDeps): Engine {
     ready: () => assignedOnce,
     featureStats,
   };
+}
+
+/**
+ * Per machine of a telemetry batch, the bound of its side-completeness claim: its largest accepted
+ * telemetry ts in the batch minus the allowed lateness (events the feature stage did not use change no
+ * state, so they make no claim either).
+ */
+function telemetryBounds(
+  events: readonly PdmEvent[],
+  rejected: ReadonlySet<number>,
+  allowedLatenessMs: number,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let i = 0; i < events.length; i++) {
+    if (rejected.has(i)) continue;
+    const e = events[i] as PdmEvent;
+    if (e.kind !== 'telemetry') continue;
+    const bound = e.record.ts - allowedLatenessMs;
+    if (bound > (out.get(e.record.machineId) ?? Number.NEGATIVE_INFINITY)) out.set(e.record.machineId, bound);
+  }
+  return out;
 }

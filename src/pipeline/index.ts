@@ -3,11 +3,12 @@ export { startEngine, type RunningEngine } from './start.js';
 export { startOpsServer, type OpsServer, type OpsServerOptions } from './ops-server.js';
 export { planRestore, replayStartMs, type RestorePlan } from './restore.js';
 export {
-  sideWatermarkMs,
+  pendingMachines,
   createSideProgress,
   addCheckpoint,
   advancePosition,
   SIDE_KINDS,
   type SideProgress,
+  type SideEnds,
 } from './side-progress.js';
 export type { RowScorer, ScoredLike, OutputWriters } from './outputs.js';

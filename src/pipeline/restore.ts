@@ -2,7 +2,13 @@
  * State restore without checkpoints. Window state lives only in memory; on start and after every
  * rebalance the engine rebuilds it by replaying Kafka from an event time early enough to cover every
  * open bucket's longest window, and suppresses output for buckets ClickHouse already has. Producers set
- * each message's Kafka timestamp to its event time, so seeking by timestamp is seeking by event time.
+ * each message's Kafka timestamp to its event time or later (CreateTime at send), so the first offset
+ * whose timestamp is ≥ T precedes every record with event time ≥ T: seeking there loses nothing.
+ *
+ * Which partition a machine lives on is read from where its predictions came from (`source_partition`,
+ * the partition number of the task that closed the bucket), never computed with a partitioner formula:
+ * devices with librdkafka (CRC32 `consistent_random`) and Java/JS producers (murmur2) place the same
+ * key differently, and the engine must work with whichever the producers use.
  */
 import { DAY_MS, HOUR_MS } from '../shared/records.js';
 import { quoteIdent, TABLES, type ClickHouseConnection } from '../sink/index.js';
@@ -11,6 +17,8 @@ import { REPLACEMENT_CAP_DAYS, WINDOW_HOURS } from '../features/index.js';
 export interface RestorePlan {
   /** Last bucket written per machine (this model version): the engine emits only later buckets. */
   readonly resumeAfter: Map<number, number>;
+  /** Partition number each machine with output was scored on (its latest prediction's source partition). */
+  readonly homePartition: Map<number, number>;
   /**
    * Event time from which a telemetry partition's inputs are replayed; undefined when none of its machines
    * has output yet (then every input of the partition is replayed from its earliest retained offset).
@@ -26,8 +34,6 @@ export interface PlanRestoreOptions {
   readonly modelVersion: string;
   readonly bucketMs: number;
   readonly allowedLatenessMs: number;
-  /** The producers' partition of a machine (see ingest's createMachinePartitioner). */
-  readonly partitionOf: (machineId: number) => number;
   /**
    * Replay never starts more than this before the newest written bucket of the partition: a machine
    * silent for longer restarts its windows from there. @default 7 days
@@ -36,20 +42,26 @@ export interface PlanRestoreOptions {
 }
 
 export async function planRestore(o: PlanRestoreOptions): Promise<RestorePlan> {
-  const rows = await o.ch.query<{ machine_id: number | string; last: number | string }>(
-    `SELECT machine_id, toUInt32(max(bucket_ts)) AS last
+  const rows = await o.ch.query<{
+    machine_id: number | string;
+    last: number | string;
+    partition: number | string;
+  }>(
+    `SELECT machine_id, toUInt32(max(bucket_ts)) AS last, argMax(source_partition, bucket_ts) AS partition
 FROM ${quoteIdent(o.database)}.${TABLES.predictions}
 WHERE model_version = {mv:String}
 GROUP BY machine_id`,
     { mv: o.modelVersion },
   );
   const resumeAfter = new Map<number, number>();
+  const homePartition = new Map<number, number>();
   const byPartition = new Map<number, { oldest: number; newest: number }>();
   for (const r of rows) {
     const machineId = Number(r.machine_id);
     const lastMs = Number(r.last) * 1000;
+    const p = Number(r.partition);
     resumeAfter.set(machineId, lastMs);
-    const p = o.partitionOf(machineId);
+    homePartition.set(machineId, p);
     const span = byPartition.get(p) ?? { oldest: lastMs, newest: lastMs };
     byPartition.set(p, { oldest: Math.min(span.oldest, lastMs), newest: Math.max(span.newest, lastMs) });
   }
@@ -61,6 +73,7 @@ GROUP BY machine_id`,
   const maxReplayMs = o.maxReplayMs ?? 7 * DAY_MS;
   return {
     resumeAfter,
+    homePartition,
     replayFromMs(partition) {
       const span = byPartition.get(partition);
       if (span === undefined) return undefined;

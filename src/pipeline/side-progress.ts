@@ -1,65 +1,95 @@
 /**
- * How far the side inputs (errors, maintenance, machines) of one partition are known to be complete.
+ * How far the side inputs (errors, maintenance, machines) of one partition are known to be complete, per
+ * machine (FEATURES.md revision 2: lateness is judged strictly per machine).
  *
- * After a telemetry batch arrives (plus a grace period), the engine reads the side topics' log end offsets
- * and records a checkpoint per side partition: "every side event with ts ≤ upTo is before offset `end`",
- * where upTo is the partition's largest telemetry event time minus the allowed lateness — producers send
- * side events no later than that relative to telemetry (the spec's lateness contract). Once the engine
- * has processed a side partition past `end`, that partition is complete up to `upTo`. The side watermark
- * of the partition is the minimum over the three side topics, and a bucket closes only at or below it.
- * This works for sparse side topics (no need to see a side event to advance) and while producers keep
- * writing (no need to ever be fully caught up).
+ * The producer contract is per machine: a side event with ts ≤ T − allowed lateness is produced before
+ * that machine's telemetry with ts T. So after a telemetry batch arrives (plus a grace period), the engine
+ * reads the side topics' log end offsets and records a checkpoint: "for each machine m of this batch,
+ * every side event of m with ts ≤ maxTs(m) − lateness is before these end offsets". Once the engine has
+ * processed every side partition past its end offset, the checkpoint settles and those machines' side
+ * inputs are complete up to their own bound. A machine that is behind the others of its partition is
+ * judged by its own telemetry, never by the partition's fastest machine (which made its side events
+ * late before revision 2). This works for sparse side topics (no side event needs to be seen) and while
+ * producers keep writing (the engine never needs to be fully caught up).
  */
 export const SIDE_KINDS = ['errors', 'maintenance', 'machines'] as const;
 export type SideKind = (typeof SIDE_KINDS)[number];
 
-export interface SidePartitionState {
-  /** Next offset the engine will process. */
-  position: bigint;
-  /** Checkpoints not yet passed, in increasing `end` order. */
-  readonly pending: { end: bigint; upTo: number }[];
-  /** Event time up to which this side partition is complete. */
-  completeUpTo: number;
+export type SideEnds = Record<SideKind, bigint>;
+
+interface Checkpoint {
+  readonly ends: SideEnds;
+  /** machineId → event time up to which that machine's side events are before `ends`. */
+  readonly upTo: Map<number, number>;
 }
 
-export type SideProgress = Record<SideKind, SidePartitionState>;
+export interface SideProgress {
+  /** Next offset the engine will process, per side topic. */
+  readonly position: Record<SideKind, bigint>;
+  /** Checkpoints not yet settled, in non-decreasing `ends` order. */
+  readonly pending: Checkpoint[];
+}
 
 export function createSideProgress(): SideProgress {
-  const fresh = (): SidePartitionState => ({
-    position: 0n,
-    pending: [],
-    completeUpTo: Number.NEGATIVE_INFINITY,
-  });
-  return { errors: fresh(), maintenance: fresh(), machines: fresh() };
+  return { position: { errors: 0n, maintenance: 0n, machines: 0n }, pending: [] };
 }
 
-function settle(s: SidePartitionState): void {
-  while (s.pending.length > 0 && (s.pending[0]?.end ?? 0n) <= s.position) {
-    const cp = s.pending.shift();
-    if (cp !== undefined && cp.upTo > s.completeUpTo) s.completeUpTo = cp.upTo;
+function passed(p: SideProgress, ends: SideEnds): boolean {
+  for (const k of SIDE_KINDS) if (p.position[k] < ends[k]) return false;
+  return true;
+}
+
+/** Settles every checkpoint the positions passed; returns what became complete (machineId → upTo). */
+function settle(p: SideProgress): Map<number, number> | undefined {
+  let out: Map<number, number> | undefined;
+  while (p.pending.length > 0 && passed(p, (p.pending[0] as Checkpoint).ends)) {
+    const cp = p.pending.shift() as Checkpoint;
+    if (out === undefined) {
+      out = cp.upTo;
+    } else {
+      for (const [m, t] of cp.upTo) if (t > (out.get(m) ?? Number.NEGATIVE_INFINITY)) out.set(m, t);
+    }
   }
+  return out;
 }
 
-/** Records "side events with ts ≤ upTo are before offset `end`". */
-export function addCheckpoint(s: SidePartitionState, end: bigint, upTo: number): void {
-  const last = s.pending[s.pending.length - 1];
-  // Checkpoints only ever grow; a stale end offset (read earlier) can only make a weaker claim.
-  if (last !== undefined && end <= last.end) {
-    if (upTo > last.upTo) last.upTo = upTo;
+/**
+ * Records "side events of machine m with ts ≤ upTo.get(m) are before `ends`"; returns what is complete
+ * already (when the side partitions are processed past `ends`).
+ */
+export function addCheckpoint(
+  p: SideProgress,
+  ends: SideEnds,
+  upTo: ReadonlyMap<number, number>,
+): Map<number, number> | undefined {
+  if (upTo.size === 0) return undefined;
+  const last = p.pending[p.pending.length - 1];
+  // End offsets only grow; a checkpoint whose ends are not beyond the last one's settles with it (a stale
+  // read can only make a weaker claim), so merge instead of queueing one per batch.
+  if (last !== undefined && SIDE_KINDS.every((k) => ends[k] <= last.ends[k])) {
+    for (const [m, t] of upTo) if (t > (last.upTo.get(m) ?? Number.NEGATIVE_INFINITY)) last.upTo.set(m, t);
   } else {
-    s.pending.push({ end, upTo });
+    const ordered: SideEnds = { ...ends };
+    if (last !== undefined)
+      for (const k of SIDE_KINDS) if (ordered[k] < last.ends[k]) ordered[k] = last.ends[k];
+    p.pending.push({ ends: ordered, upTo: new Map(upTo) });
   }
-  settle(s);
+  return settle(p);
 }
 
-/** The engine processed the side partition up to (excluding) `position`. */
-export function advancePosition(s: SidePartitionState, position: bigint): void {
-  if (position > s.position) s.position = position;
-  settle(s);
+/** The engine processed side topic `kind` up to (excluding) `position`; returns what became complete. */
+export function advancePosition(
+  p: SideProgress,
+  kind: SideKind,
+  position: bigint,
+): Map<number, number> | undefined {
+  if (position > p.position[kind]) p.position[kind] = position;
+  return settle(p);
 }
 
-export function sideWatermarkMs(progress: SideProgress): number {
-  let wm = Number.POSITIVE_INFINITY;
-  for (const kind of SIDE_KINDS) wm = Math.min(wm, progress[kind].completeUpTo);
-  return wm;
+/** Machines waiting for side completeness (for metrics and tests). */
+export function pendingMachines(p: SideProgress): number {
+  let n = 0;
+  for (const cp of p.pending) n += cp.upTo.size;
+  return n;
 }

@@ -56,4 +56,34 @@ describe('dead-letter rows', () => {
     );
     expect(row.error_message).not.toContain('p4ss');
   });
+
+  it('take the machine id from a decimal key when the record could not be decoded (issue 9)', () => {
+    const row = (key: Buffer | null) =>
+      toDeadLetterRow(
+        { message: { ...message, key }, reason: 'BAD_FRAME', stage: 'decode', error: 'x' },
+        { modernTypes: false },
+      ).machine_id;
+    expect(row(Buffer.from('42'))).toBe(42);
+    expect(row(Buffer.from('0'))).toBe(0);
+    expect(row(Buffer.from('042'))).toBe(-1);
+    expect(row(Buffer.from('-3'))).toBe(-1);
+    expect(row(Buffer.from('4.5'))).toBe(-1);
+    expect(row(Buffer.from('99999999999'))).toBe(-1);
+    expect(row(Buffer.from([0xff, 0x00]))).toBe(-1);
+    expect(row(null)).toBe(-1);
+  });
+
+  it.each([9e15, -1, Number.NaN, 8.64e15 + 1, 4_294_967_296_000])(
+    'store an absurd Kafka record timestamp %s as 0 and say so (issue 9)',
+    (timestampMs) => {
+      const row = toDeadLetterRow(
+        { message: { ...message, timestampMs }, reason: 'INVALID_VALUE', stage: 'features', error: 'bad ts' },
+        { modernTypes: false },
+      );
+      expect(row.message_ts).toBe('1970-01-01 00:00:00');
+      expect(row.error_message).toContain(
+        `Kafka record timestamp ${String(timestampMs)} is outside 1970..2106`,
+      );
+    },
+  );
 });

@@ -3,63 +3,74 @@ import {
   addCheckpoint,
   advancePosition,
   createSideProgress,
+  pendingMachines,
   replayStartMs,
-  sideWatermarkMs,
+  type SideEnds,
 } from '../../../src/pipeline/index.js';
 
 const H = 3_600_000;
+const ends = (errors: bigint, maintenance: bigint, machines: bigint): SideEnds => ({
+  errors,
+  maintenance,
+  machines,
+});
+const upTo = (...pairs: [number, number][]) => new Map(pairs);
 
-describe('side watermark of a partition (end-offset checkpoints)', () => {
-  it('is -Infinity before any checkpoint', () => {
-    expect(sideWatermarkMs(createSideProgress())).toBe(Number.NEGATIVE_INFINITY);
+describe('per-machine side completeness (end-offset checkpoints, issue 9 item 4)', () => {
+  it('settles at once for sparse or empty side partitions, without seeing any side event', () => {
+    const p = createSideProgress();
+    expect(addCheckpoint(p, ends(0n, 0n, 0n), upTo([1, 10 * H]))).toEqual(upTo([1, 10 * H]));
+    expect(pendingMachines(p)).toBe(0);
   });
 
-  it('advances for a sparse or empty side partition without seeing any of its events', () => {
+  it('makes no claim for a batch without accepted telemetry', () => {
     const p = createSideProgress();
-    for (const s of Object.values(p)) addCheckpoint(s, 0n, 10 * H);
-    expect(sideWatermarkMs(p)).toBe(10 * H);
+    expect(addCheckpoint(p, ends(5n, 0n, 0n), new Map())).toBeUndefined();
+    expect(p.pending).toHaveLength(0);
   });
 
-  it('waits until the side partition is processed past the checkpoint end', () => {
+  it('waits until every side topic is processed past its end offset', () => {
     const p = createSideProgress();
-    addCheckpoint(p.machines, 0n, 50 * H);
-    addCheckpoint(p.maintenance, 0n, 50 * H);
-    addCheckpoint(p.errors, 7n, 50 * H);
-    expect(sideWatermarkMs(p)).toBe(Number.NEGATIVE_INFINITY);
-    advancePosition(p.errors, 5n);
-    expect(sideWatermarkMs(p)).toBe(Number.NEGATIVE_INFINITY);
-    advancePosition(p.errors, 7n);
-    expect(sideWatermarkMs(p)).toBe(50 * H);
+    expect(addCheckpoint(p, ends(7n, 3n, 0n), upTo([1, 50 * H]))).toBeUndefined();
+    expect(advancePosition(p, 'errors', 5n)).toBeUndefined();
+    expect(advancePosition(p, 'errors', 7n)).toBeUndefined();
+    expect(advancePosition(p, 'maintenance', 3n)).toEqual(upTo([1, 50 * H]));
+  });
+
+  it('judges each machine by its own telemetry, not by the fastest machine of the partition', () => {
+    const p = createSideProgress();
+    // Machine 1 is 20 days ahead of machine 2 in the same partition.
+    addCheckpoint(p, ends(10n, 0n, 0n), upTo([1, 500 * H], [2, 20 * H]));
+    const done = advancePosition(p, 'errors', 10n);
+    expect(done?.get(1)).toBe(500 * H);
+    expect(done?.get(2)).toBe(20 * H);
   });
 
   it('keeps advancing while producers keep writing (never fully caught up)', () => {
     const p = createSideProgress();
-    addCheckpoint(p.machines, 0n, 99 * H);
-    addCheckpoint(p.maintenance, 0n, 99 * H);
-    addCheckpoint(p.errors, 10n, 20 * H);
-    addCheckpoint(p.errors, 20n, 30 * H);
-    advancePosition(p.errors, 15n); // past the first checkpoint, the log has grown since
-    expect(sideWatermarkMs(p)).toBe(20 * H);
-    advancePosition(p.errors, 21n);
-    expect(sideWatermarkMs(p)).toBe(30 * H);
+    addCheckpoint(p, ends(10n, 0n, 0n), upTo([1, 20 * H]));
+    addCheckpoint(p, ends(20n, 0n, 0n), upTo([1, 30 * H], [2, 25 * H]));
+    expect(advancePosition(p, 'errors', 15n)).toEqual(upTo([1, 20 * H]));
+    expect(advancePosition(p, 'errors', 21n)).toEqual(upTo([1, 30 * H], [2, 25 * H]));
   });
 
-  it('never moves backwards on a stale end offset or a smaller upTo', () => {
+  it('merges a stale read into the pending checkpoint and keeps the larger bound per machine', () => {
     const p = createSideProgress();
-    addCheckpoint(p.errors, 10n, 20 * H);
-    addCheckpoint(p.errors, 8n, 25 * H); // read earlier: merged into the pending checkpoint
-    advancePosition(p.errors, 10n);
-    expect(p.errors.completeUpTo).toBe(25 * H);
-    addCheckpoint(p.errors, 10n, 5 * H);
-    expect(p.errors.completeUpTo).toBe(25 * H);
+    addCheckpoint(p, ends(10n, 4n, 0n), upTo([1, 20 * H]));
+    addCheckpoint(p, ends(8n, 4n, 0n), upTo([1, 25 * H], [3, 5 * H]));
+    addCheckpoint(p, ends(9n, 2n, 0n), upTo([1, 22 * H]));
+    expect(p.pending).toHaveLength(1);
+    advancePosition(p, 'maintenance', 4n);
+    expect(advancePosition(p, 'errors', 10n)).toEqual(upTo([1, 25 * H], [3, 5 * H]));
   });
 
-  it('is the minimum over the three side topics', () => {
+  it('keeps checkpoints in order when one topic end is behind the previous read', () => {
     const p = createSideProgress();
-    addCheckpoint(p.errors, 0n, 30 * H);
-    addCheckpoint(p.maintenance, 0n, 20 * H);
-    addCheckpoint(p.machines, 0n, 40 * H);
-    expect(sideWatermarkMs(p)).toBe(20 * H);
+    addCheckpoint(p, ends(10n, 0n, 0n), upTo([1, 20 * H]));
+    addCheckpoint(p, ends(5n, 3n, 0n), upTo([1, 30 * H]));
+    expect(p.pending[1]?.ends).toEqual(ends(10n, 3n, 0n));
+    expect(advancePosition(p, 'maintenance', 3n)).toBeUndefined();
+    expect(advancePosition(p, 'errors', 10n)?.get(1)).toBe(30 * H);
   });
 });
 
