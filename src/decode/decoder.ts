@@ -1,5 +1,5 @@
 import { BadRecordError, errorMessage, type DeadLetterReason } from '../shared/errors.js';
-import { machineTombstone, type RecordByKind, type RecordKind } from '../shared/records.js';
+import { machineIdOfKey, machineTombstone, type RecordByKind, type RecordKind } from '../shared/records.js';
 import { createResolvingCodec, type AvroCodec } from './avro.js';
 import type { ProjectSchemas } from './project-schemas.js';
 import type { SchemaRegistryClient } from './registry-client.js';
@@ -35,14 +35,6 @@ export interface RecordDecoder {
 }
 
 type WriterEntry = { readonly schema: string } | { readonly unknown: string };
-
-/** machineId of a key that is its canonical decimal string (what producers must send), else undefined. */
-function machineIdOfKey(key: Buffer | null): number | undefined {
-  const text = key?.toString('utf8');
-  if (text === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(text)) return undefined;
-  const id = Number(text);
-  return Number.isSafeInteger(id) ? id : undefined;
-}
 
 /**
  * A record without a value. On the compacted machines topic that is a tombstone: the machine's metadata is

@@ -1,6 +1,7 @@
 import type { SourceMessage } from '../ingest/index.js';
 import type { DeadLetterReason, Stage } from '../shared/errors.js';
 import { formatDateTime, formatInstant, type DeadLetterRow, type ServerCapabilities } from '../sink/index.js';
+import { machineIdOfKey } from '../shared/records.js';
 import { ENGINE_VERSION } from '../shared/version.js';
 import { replayCountOf, replayedFromOf } from './replay-headers.js';
 
@@ -33,13 +34,7 @@ export function storableTimestampMs(ms: number): number | null {
  * machine id (key = machineId as a decimal string), else −1. Ops filter dead letters by machine.
  */
 export function deadLetterMachineId(d: Pick<DeadLetter, 'machineId' | 'message'>): number {
-  if (d.machineId !== undefined) return d.machineId;
-  const key = d.message.key;
-  if (key === null || key.length === 0 || key.length > 10) return -1;
-  const text = key.toString('latin1');
-  if (!/^(0|[1-9][0-9]*)$/.test(text)) return -1;
-  const id = Number(text);
-  return id <= 2_147_483_647 ? id : -1;
+  return d.machineId ?? machineIdOfKey(d.message.key) ?? -1;
 }
 
 /** Columns of migration 5 (src/sink/migrations.ts): what `dlq replay` needs to re-publish exactly. */

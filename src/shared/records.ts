@@ -80,5 +80,14 @@ export function machineKey(machineId: number): string {
   return String(machineId);
 }
 
+/** machineId of a key that is its canonical decimal string (what producers must send), else undefined. */
+export function machineIdOfKey(key: Buffer | null): number | undefined {
+  if (key === null || key.length === 0 || key.length > 16) return undefined;
+  const text = key.toString('latin1');
+  if (!/^(0|[1-9][0-9]*)$/.test(text)) return undefined;
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;

@@ -68,7 +68,8 @@ describe('dead-letter rows', () => {
     expect(row(Buffer.from('042'))).toBe(-1);
     expect(row(Buffer.from('-3'))).toBe(-1);
     expect(row(Buffer.from('4.5'))).toBe(-1);
-    expect(row(Buffer.from('99999999999'))).toBe(-1);
+    expect(row(Buffer.from('99999999999'))).toBe(99_999_999_999);
+    expect(row(Buffer.from('99999999999999999'))).toBe(-1);
     expect(row(Buffer.from([0xff, 0x00]))).toBe(-1);
     expect(row(null)).toBe(-1);
   });
