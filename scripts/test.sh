@@ -21,8 +21,8 @@ step "lint (eslint + prettier, zero warnings) and circular imports"
 npm run --silent lint
 npx madge --circular --extensions ts src
 
-step "unit tests"
-npx vitest run --project unit
+step "unit tests, with coverage (thresholds per folder in vitest.config.ts)"
+npx vitest run --project unit --coverage
 
 started_stack=0
 if [ -n "${KAFKA_BROKERS:-}" ] && [ -n "${SCHEMA_REGISTRY_URL:-}" ] && [ -n "${CLICKHOUSE_URL:-}" ]; then

@@ -68,11 +68,19 @@ export function bindParams(sql: string, params: QueryParams): string {
   });
 }
 
-/** Values as the HTTP interface expects them for real query parameters. */
-export function paramsForServer(params: QueryParams): Record<string, unknown> {
+/**
+ * Values as the HTTP interface expects them for real query parameters. A `{name:DateTime}` value goes as
+ * epoch seconds padded to 10 digits: current servers refuse a Unix time of fewer than 5 digits (`0`).
+ */
+export function paramsForServer(sql: string, params: QueryParams): Record<string, unknown> {
+  const dateTimes = new Set<string>();
+  for (const m of sql.matchAll(PLACEHOLDER))
+    if (m[2]?.trim() === 'DateTime' && m[1] !== undefined) dateTimes.add(m[1]);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
-    out[k] = v instanceof Date ? Math.floor(v.getTime() / 1000) : v;
+    const value = v instanceof Date ? Math.floor(v.getTime() / 1000) : v;
+    out[k] =
+      dateTimes.has(k) && typeof value === 'number' && value >= 0 ? String(value).padStart(10, '0') : value;
   }
   return out;
 }

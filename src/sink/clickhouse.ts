@@ -132,7 +132,11 @@ export function createClickHouse(
       const c = await capabilities();
       try {
         const rs = c.queryParams
-          ? await client.query({ query: sql, query_params: paramsForServer(params), format: 'JSONEachRow' })
+          ? await client.query({
+              query: sql,
+              query_params: paramsForServer(sql, params),
+              format: 'JSONEachRow',
+            })
           : await client.query({ query: bindParams(sql, params), format: 'JSONEachRow' });
         return await rs.json<T>();
       } catch (err) {

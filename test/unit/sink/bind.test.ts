@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bindParams, quoteString } from '../../../src/sink/index.js';
+import { paramsForServer } from '../../../src/sink/bind.js';
 
 describe('legacy typed binder (ClickHouse 18.x has no query parameters)', () => {
   it.each([
@@ -43,5 +44,19 @@ describe('legacy typed binder (ClickHouse 18.x has no query parameters)', () => 
 
   it('leaves SQL without placeholders untouched', () => {
     expect(bindParams("SELECT 'a{b}' FROM t", {})).toBe("SELECT 'a{b}' FROM t");
+  });
+});
+
+describe('paramsForServer (real query parameters of current servers)', () => {
+  it('sends DateTime parameters as 10-digit epoch seconds (current servers refuse `0`)', () => {
+    const sql = 'SELECT 1 WHERE t >= {since:DateTime} AND n = {n:UInt32} AND d = {d:Date}';
+    expect(paramsForServer(sql, { since: new Date(0), n: 7, d: new Date(86_400_000) })).toEqual({
+      since: '0000000000',
+      n: 7,
+      d: 86_400,
+    });
+    expect(paramsForServer(sql, { since: new Date(1_700_000_000_000), n: 0, d: 'x' }).since).toBe(
+      '1700000000',
+    );
   });
 });

@@ -1,0 +1,417 @@
+/**
+ * Issue 12: the SQL of a current ClickHouse, run on a current ClickHouse engine. The local stack's server
+ * is Debian's 18.16, where `migrate` takes the old branch (DateTime, String, no TTL) and query parameters
+ * are bound client-side; this runs the other branch on chDB (a current engine, in-process, see
+ * test/support/chdb.ts) behind a minimal ClickHouse HTTP interface, through the product's own client.
+ *
+ * Nothing here copies SQL from src/: the real functions run (migrate, the engine's writers and restore
+ * plan, the dead-letter store, the `report` and `dlq` commands), and whatever they send is what runs.
+ * Query parameters reach the engine as `param_*` values formatted by @clickhouse/client, and the engine
+ * binds them with its own rules, as a server does. A last test checks that every `ch.query`/`exec`/
+ * `insert` call site in src/ ran, so that SQL added later without a driver here fails the test.
+ * Dashboards (deploy/grafana) and runbooks (deploy/prometheus/rules.yml) are scanned for ClickHouse SQL.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildProgram } from '../../src/cli/index.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import {
+  createDeadLetterSink,
+  createDeadLetterStore,
+  deadLetterDepth,
+  type DeadLetter,
+  type DeadLetterFilter,
+} from '../../src/dlq/index.js';
+import { FEATURE_COUNT } from '../../src/features/index.js';
+import { planRestore } from '../../src/pipeline/index.js';
+import { emit } from '../../src/pipeline/outputs.js';
+import { createEngineMetrics } from '../../src/shared/metrics.js';
+import {
+  createBatchWriter,
+  createClickHouse,
+  migrate,
+  MIGRATIONS,
+  TABLES,
+  type ClickHouseConnection,
+  type FeatureVectorRow,
+  type PredictionRow,
+  type ServerCapabilities,
+} from '../../src/sink/index.js';
+import { startChdb, serveChdbHttp, type ChdbEngine, type ChdbHttp } from '../support/chdb.js';
+import { staticSites } from '../support/clickhouse-sites.js';
+
+// Every connection the product opens (the CLI opens its own) notes the src/ line of each call.
+const seen = vi.hoisted(() => ({ sites: new Set<string>() }));
+vi.mock('../../src/sink/clickhouse.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/sink/clickhouse.js')>();
+  const { recordingSites } = await import('../support/clickhouse-sites.js');
+  return {
+    ...real,
+    createClickHouse: (...args: Parameters<typeof real.createClickHouse>) =>
+      recordingSites(real.createClickHouse(...args), seen.sites),
+  };
+});
+
+const DB = 'pdm'; // the engine's directory is private to this test, and the runbooks name `pdm`
+const MODEL = 'chdb-test-model';
+const NOW_MS = Date.now();
+const HOUR_MS = 3_600_000;
+
+let engine: ChdbEngine;
+let http: ChdbHttp;
+let config: Config;
+let ch: ClickHouseConnection;
+let caps: ServerCapabilities;
+
+/** Statements of the product (through HTTP) whose SQL matches `re`. */
+const sent = (re: RegExp) => http.statements.filter((s) => re.test(s.sql));
+/** Statements that failed on the engine, from the `from`-th on (each test passes where it started). */
+const failures = (from: number) =>
+  http.statements
+    .slice(from)
+    .filter((s) => !s.ok)
+    .map((s) => `${s.error}\n  in: ${s.sql}`);
+
+/**
+ * Runs each step and returns what went wrong, so that one broken statement does not hide the next:
+ * a thrown error (the SQL failed) or a failed `check` (it ran but read wrong).
+ */
+async function steps(list: Record<string, () => Promise<unknown>>): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, step] of Object.entries(list)) {
+    try {
+      await step();
+    } catch (err) {
+      problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return problems;
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(what);
+}
+
+beforeAll(async () => {
+  engine = await startChdb(); // first run: creates .cache/chdb-venv from PyPI (large, see chdb-venv.ts)
+  http = await serveChdbHttp(engine);
+  config = loadConfig({ ...process.env, CLICKHOUSE_URL: http.url, CLICKHOUSE_DATABASE: DB });
+  ch = createClickHouse(config.clickhouse);
+  caps = await ch.capabilities();
+}, 900_000);
+
+afterAll(async () => {
+  await ch.close();
+  await http.close();
+  await engine.close();
+  const kinds = new Map<string, number>();
+  for (const s of http.statements) {
+    const kind = /^\s*(\w+)/.exec(s.sql)?.[1]?.toUpperCase() ?? '?';
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  // The text without the FORMAT clause the client appends (and an insert's rows after it).
+  const distinct = new Set(http.statements.map((s) => s.sql.replace(/\s*FORMAT JSONEachRow[\s\S]*$/, '')));
+  const withParams = http.statements.filter((s) => Object.keys(s.params).length > 0).length;
+  console.log(
+    `chdb ${engine.version}: ${http.statements.length} statements from src/ (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; ${distinct.size} distinct texts, ${withParams} with query parameters), ${http.statements.filter((s) => !s.ok).length} failed; ${seen.sites.size} of ${staticSites().length} call sites in src/`,
+  );
+});
+
+describe('current ClickHouse SQL on chDB (issue 12)', () => {
+  it('the product sees a current server: query parameters on the server, modern types', () => {
+    expect(caps.version).toBe(engine.version);
+    expect(caps.queryParams).toBe(true);
+    expect(caps.modernTypes).toBe(true);
+    // The detection itself ran on the engine (SELECT version(), the {probe:UInt8} parameter probe).
+    const probes = sent(/\{probe:UInt8\}/);
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.every((s) => s.ok)).toBe(true);
+  });
+
+  it('migrate: every statement it emits for a current server runs, and a rerun is a no-op', async () => {
+    const from = http.statements.length;
+    const report = await migrate(ch, DB);
+    expect(report.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    const ddl = http.statements.slice(from).filter((s) => /^\s*(CREATE|ALTER)\b/.test(s.sql));
+    const expected =
+      2 + // the database and schema_migrations
+      MIGRATIONS.reduce((n, m) => n + m.statements(DB, caps).length + (m.columns?.(DB, caps).length ?? 0), 0);
+    expect(ddl.length).toBe(expected);
+    expect(ddl.every((s) => s.ok)).toBe(true);
+    // The current-server branch was the one taken.
+    const text = ddl.map((s) => s.sql).join('\n');
+    expect(text).toMatch(/DateTime64\(3, 'UTC'\)/);
+    expect(text).toMatch(/LowCardinality\(String\)/);
+    expect(text).toMatch(/\bTTL\b/);
+
+    const again = await migrate(ch, DB);
+    expect(again.applied).toEqual([]);
+    expect(again.alreadyApplied).toBe(MIGRATIONS.length);
+    expect(again.featureSet.written).toBe(false);
+    expect(failures(from)).toEqual([]);
+  });
+
+  it('engine writes: predictions, feature vectors and dead letters as the engine builds them', async () => {
+    const from = http.statements.length;
+    const sinkOpts = { ch, flushMs: 0 };
+    const writers = {
+      predictions: createBatchWriter<PredictionRow>({ ...sinkOpts, table: `${DB}.${TABLES.predictions}` }),
+      features: createBatchWriter<FeatureVectorRow>({ ...sinkOpts, table: `${DB}.${TABLES.featureVectors}` }),
+      deadLetters: createDeadLetterSink({ ...sinkOpts, database: DB, caps }),
+    };
+    const bucketMs = Math.floor(NOW_MS / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const rows = [1, 2, 3].map((machineId) => ({
+      machineId,
+      bucketMs,
+      values: Float64Array.from({ length: FEATURE_COUNT }, (_, i) => i / 7),
+    }));
+    const classes = ['none', 'comp1', 'comp2', 'comp3', 'comp4'];
+    const scorer = {
+      modelVersion: MODEL,
+      score: (rs: readonly { machineId: number; bucketMs: number }[]) =>
+        Promise.resolve(
+          rs.map((r) => ({
+            machineId: r.machineId,
+            bucketMs: r.bucketMs,
+            probabilities: Float32Array.from([0.1, 0.6, 0.1, 0.1, 0.1]),
+            predictedIndex: r.machineId === 1 ? 1 : 0,
+            predictedClass: classes[r.machineId === 1 ? 1 : 0] ?? 'none',
+            modelVersion: MODEL,
+          })),
+        ),
+    };
+    const message = (offset: string, key: Buffer | null, timestampMs: number) => ({
+      topic: 'pdm.telemetry',
+      partition: 2,
+      offset,
+      key,
+      value: Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]),
+      timestampMs,
+      headers: { 'pdm-replay-count': '1', 'pdm-replayed-from': 'pdm.telemetry/2/3' },
+    });
+    const deadLetters: DeadLetter[] = [
+      {
+        message: message('40', Buffer.from('17'), NOW_MS),
+        reason: 'INVALID_VALUE',
+        stage: 'features',
+        error: "it's \\ bad\n",
+      },
+      {
+        message: message('41', Buffer.from([0xff, 0x00]), -5),
+        reason: 'BAD_FRAME',
+        stage: 'decode',
+        error: 'x',
+        schemaId: 7,
+      },
+      {
+        message: message('42', null, 9e12),
+        reason: 'UNKNOWN_SCHEMA',
+        stage: 'decode',
+        error: 'y',
+        machineId: 3,
+      },
+    ];
+    await emit(
+      { scorer, writers, caps, metrics: createEngineMetrics() },
+      rows,
+      deadLetters,
+      { topic: 'pdm.telemetry', partition: 2, offset: '43' },
+      NOW_MS,
+    );
+    await Promise.all([writers.predictions.close(), writers.features.close(), writers.deadLetters.close()]);
+    expect(sent(/^INSERT INTO/).length).toBeGreaterThanOrEqual(3);
+    expect(failures(from)).toEqual([]);
+    // Acknowledged rows must be readable (predictions, feature vectors, dead letters). Read on the engine
+    // directly: the test's own SQL is not counted as the product's.
+    const n = await engine.run(
+      `SELECT count() FROM ${DB}.predictions UNION ALL SELECT count() FROM ${DB}.feature_vectors UNION ALL SELECT count() FROM ${DB}.dead_letters`,
+    );
+    expect(n.data.trim().split('\n').map(Number).sort()).toEqual([3, 3, 3]);
+  });
+
+  it('engine reads: the restore plan', async () => {
+    const plan = await planRestore({
+      ch,
+      database: DB,
+      modelVersion: MODEL,
+      bucketMs: HOUR_MS,
+      allowedLatenessMs: 0,
+    });
+    expect([...plan.homePartition.entries()].sort()).toEqual([
+      [1, 2],
+      [2, 2],
+      [3, 2],
+    ]);
+  });
+
+  it('dead-letter store: depth, top, list, resolve, resolutions, with every filter', async () => {
+    const from = http.statements.length;
+    const store = createDeadLetterStore(ch, DB, caps);
+    const every: DeadLetterFilter = {
+      reasons: ['INVALID_VALUE', 'BAD_FRAME', 'UNKNOWN_SCHEMA'],
+      topics: ['pdm.telemetry', "it's"],
+      fromMs: NOW_MS - HOUR_MS,
+      toMs: NOW_MS + HOUR_MS,
+      ids: ['40', '41', '42'].map((offset) => ({ topic: 'pdm.telemetry', partition: 2, offset })),
+    };
+    const total = async () => (await store.depth()).reduce((s, r) => s + r.depth, 0);
+    const problems = await steps({
+      'depth()': async () => {
+        const n = await total();
+        check(n === 3, `depth ${n}, expected 3`);
+      },
+      'depth(since)': async () => {
+        check((await store.depth(NOW_MS - HOUR_MS)).length > 0, 'no rows');
+      },
+      'top({})': async () => {
+        check((await store.top({}, 10)).length === 3, 'expected 3 groups');
+      },
+      'top(every filter, resolved too)': async () => {
+        check((await store.top(every, 10, true)).length === 3, 'expected 3 groups');
+      },
+      'list(every filter)': async () => {
+        const offsets = (await store.list(every, 100)).map((r) => r.offset).sort();
+        check(offsets.join() === '40,41,42', `listed ${offsets.join()}`);
+      },
+      'list({}, resolved too)': async () => {
+        check((await store.list({}, 100, true)).length === 3, 'expected 3');
+      },
+      'resolve + resolutions': async () => {
+        await store.resolve([
+          {
+            topic: 'pdm.telemetry',
+            partition: 2,
+            offset: '41',
+            reason: 'BAD_FRAME',
+            action: 'dismissed',
+            note: "won't fix",
+            replayCount: 0,
+            replayedToPartition: -1,
+            replayedToOffset: '-1',
+          },
+        ]);
+        const got = await store.resolutions(every.ids ?? []);
+        check(
+          JSON.stringify(got.map((r) => [r.offset, r.action])) === '[["41","dismissed"]]',
+          JSON.stringify(got),
+        );
+        const n = await total();
+        check(n === 2, `depth after one dismissal ${n}, expected 2`);
+      },
+    });
+    expect(problems).toEqual([]);
+    expect(failures(from)).toEqual([]);
+  });
+
+  it('dead-letter depth of `report` (all dead letters, resolved or not)', async () => {
+    const count = async (since?: number) =>
+      (await deadLetterDepth(ch, DB, since)).reduce((s, r) => s + r.count, 0);
+    const problems = await steps({
+      'deadLetterDepth() (since 0)': async () => {
+        const n = await count();
+        check(n === 3, `${n}, expected 3`);
+      },
+      'deadLetterDepth(an hour ago)': async () => {
+        check((await count(NOW_MS - HOUR_MS)) === 3, 'expected 3');
+      },
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('CLI: report and dlq depth, top, show, replay --dry-run, as ops run them', async () => {
+    const from = http.statements.length;
+    const env = { CLICKHOUSE_URL: http.url, CLICKHOUSE_DATABASE: DB };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const err = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const exitCode = process.exitCode;
+    const filters = ['--topic', 'pdm.telemetry', '--from', '2h', '--to', '2099-01-01T00:00:00Z'];
+    const commands: Record<string, () => Promise<unknown>> = {};
+    const problems: string[] = [];
+    try {
+      for (const args of [
+        ['report', '--top', '5'],
+        ['dlq', 'depth', '--json', '--threshold', '0'],
+        ['dlq', 'depth', '--since', '2h'],
+        ['dlq', 'top', '--reason', 'INVALID_VALUE,UNKNOWN_SCHEMA', ...filters],
+        ['dlq', 'top', '--include-resolved', '--ids', 'pdm.telemetry:2:40,pdm.telemetry:2:41'],
+        // "Everything": the epoch as a DateTime parameter (a current server parses `0` differently).
+        ['dlq', 'top', '--from', '1970-01-01'],
+        ['dlq', 'show', '--include-resolved', '--json', '--ids', 'pdm.telemetry:2:41'],
+        ['dlq', 'replay', '--dry-run', '--all', '--limit', '10'],
+      ]) {
+        Object.assign(commands, {
+          [args.join(' ')]: () => buildProgram().exitOverride().parseAsync(args, { from: 'user' }),
+        });
+      }
+      problems.push(...(await steps(commands)));
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+      process.exitCode = exitCode;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) Reflect.deleteProperty(process.env, k);
+        else process.env[k] = v;
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(out.join('\n')).toMatch(/machine +1 .* comp1/);
+    expect(failures(from)).toEqual([]);
+  });
+
+  it('dashboards and runbooks: their ClickHouse SQL runs', async () => {
+    const sql: string[] = [];
+    const dir = new URL('../../deploy/grafana/dashboards/', import.meta.url);
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const walk = (o: unknown, clickhouse: boolean): void => {
+        if (Array.isArray(o)) for (const x of o) walk(x, clickhouse);
+        else if (typeof o === 'object' && o !== null) {
+          const rec = o as Record<string, unknown>;
+          const ds = JSON.stringify(rec['datasource'] ?? '');
+          const ch2 = clickhouse || /clickhouse/i.test(ds);
+          for (const k of ['rawSql', 'query', 'sql'])
+            if (ch2 && typeof rec[k] === 'string' && /\bSELECT\b/i.test(rec[k]))
+              sql.push(grafanaMacros(rec[k]));
+          for (const v of Object.values(rec)) walk(v, ch2);
+        }
+      };
+      walk(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), false);
+    }
+    const dashboards = sql.length;
+    // Runbook SQL in alert descriptions: `SELECT … FROM pdm.…` up to a quote, a `;` or a prose aside.
+    const rules = readFileSync(new URL('../../deploy/prometheus/rules.yml', import.meta.url), 'utf8');
+    for (const line of rules.split('\n')) {
+      const quoted = /^\s*[a-z_]+:\s*(?:'((?:[^']|'')*)'|"((?:[^"\\]|\\.)*)")\s*$/.exec(line);
+      const value = quoted?.[1]?.replaceAll("''", "'") ?? quoted?.[2]?.replace(/\\(.)/g, '$1');
+      const select = value === undefined ? undefined : /\bSELECT\b[^;]*\bFROM\s+pdm\.[^;]*/.exec(value)?.[0];
+      if (select !== undefined) sql.push(select.replace(/\s*\([a-z ]+\)\s*$/, '').trim());
+    }
+    console.log(`dashboards: ${dashboards} ClickHouse queries; runbooks: ${sql.length - dashboards}`);
+    const failed: string[] = [];
+    for (const q of sql) {
+      const r = await engine.run(q);
+      if (!r.ok) failed.push(`${r.error}\n  in: ${q}`);
+    }
+    expect(failed).toEqual([]);
+  });
+
+  it('every ClickHouse call site in src/ ran above (add a driver here for new SQL)', () => {
+    expect(staticSites().filter((s) => !seen.sites.has(s))).toEqual([]);
+  });
+});
+
+/** Grafana's ClickHouse macros, expanded as the plugin does for a last-hour range. */
+function grafanaMacros(q: string): string {
+  const from = Math.floor((NOW_MS - HOUR_MS) / 1000);
+  const to = Math.floor(NOW_MS / 1000);
+  return q
+    .replace(/\$__timeFilter\((\w+)\)/g, `$1 >= toDateTime(${from}) AND $1 <= toDateTime(${to})`)
+    .replace(/\$__fromTime/g, `toDateTime(${from})`)
+    .replace(/\$__toTime/g, `toDateTime(${to})`)
+    .replace(/\$__interval_s/g, '60')
+    .replace(/\$\{?__database\}?|\$\{?database\}?/g, DB);
+}
