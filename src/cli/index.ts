@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../shared/version.js';
+import { registerDlqCommand } from './dlq.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerReportCommand } from './report.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .description('Streaming predictive-maintenance scoring: Kafka → features → ONNX → ClickHouse')
     .version(ENGINE_VERSION)
     .showHelpAfterError();
+  registerDlqCommand(program);
   registerFeaturesCommand(program);
   registerMigrateCommand(program);
   registerReportCommand(program);

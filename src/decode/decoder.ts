@@ -24,8 +24,9 @@ export interface RecordDecoder {
   /**
    * Fetches the writer schemas of these values that are not cached yet: at most one registry round trip
    * per unknown id, once per batch rather than per message. A registry outage rejects with a retryable
-   * error (the caller pauses and retries the batch); an id the registry does not know is remembered and
-   * its messages decode to `UNKNOWN_SCHEMA`.
+   * error (the caller pauses and retries the batch); an id the registry does not know is remembered for
+   * `unknownSchemaRetryMs` and its messages decode to `UNKNOWN_SCHEMA`; after that the registry is asked
+   * again (a schema registered late, then `dlq replay`, must not need an engine restart).
    */
   prepare(values: Iterable<Buffer | null>): Promise<void>;
   /** Synchronous; call after {@link prepare} for the same values. */
@@ -34,7 +35,14 @@ export interface RecordDecoder {
   readonly cachedSchemaCount: () => number;
 }
 
-type WriterEntry = { readonly schema: string } | { readonly unknown: string };
+type WriterEntry = { readonly schema: string } | { readonly unknown: string; readonly atMs: number };
+
+export interface RecordDecoderOptions {
+  /** How long an id the registry did not know is believed unknown. @default 30_000 */
+  readonly unknownSchemaRetryMs?: number;
+  /** @default Date.now */
+  readonly nowMs?: () => number;
+}
 
 /**
  * A record without a value. On the compacted machines topic that is a tombstone: the machine's metadata is
@@ -68,7 +76,10 @@ type CodecEntry = AvroCodec | { readonly incompatible: string };
 export function createRecordDecoder(
   registry: SchemaRegistryClient,
   readerSchemas: ProjectSchemas,
+  options: RecordDecoderOptions = {},
 ): RecordDecoder {
+  const retryUnknownMs = options.unknownSchemaRetryMs ?? 30_000;
+  const now = options.nowMs ?? Date.now;
   const writers = new Map<number, WriterEntry>();
   // One resolver per (kind, writer id): a kind's reader schema is fixed for the life of the engine.
   const codecs = new Map<string, CodecEntry>();
@@ -90,10 +101,12 @@ export function createRecordDecoder(
   return {
     async prepare(values) {
       const missing = new Set<number>();
+      const t = now();
       for (const v of values) {
         if (v !== null && v.length >= 5 && v[0] === 0) {
           const id = v.readUInt32BE(1);
-          if (!writers.has(id)) missing.add(id);
+          const w = writers.get(id);
+          if (w === undefined || ('unknown' in w && t - w.atMs >= retryUnknownMs)) missing.add(id);
         }
       }
       // Sequential on purpose: ids are few (one per schema version), and a failing registry should fail once.
@@ -101,7 +114,7 @@ export function createRecordDecoder(
         try {
           writers.set(id, { schema: await registry.schemaById(id) });
         } catch (err) {
-          if (err instanceof BadRecordError) writers.set(id, { unknown: err.message });
+          if (err instanceof BadRecordError) writers.set(id, { unknown: err.message, atMs: t });
           else throw err;
         }
       }

@@ -7,7 +7,12 @@ export {
   type SchemaRegistryClient,
   type RegistryClientOptions,
 } from './registry-client.js';
-export { createRecordDecoder, type RecordDecoder, type DecodeResult } from './decoder.js';
+export {
+  createRecordDecoder,
+  type RecordDecoder,
+  type RecordDecoderOptions,
+  type DecodeResult,
+} from './decoder.js';
 export { createRecordEncoder, type RecordEncoder } from './encoder.js';
 export { createCodec, createResolvingCodec, type AvroCodec } from './avro.js';
 export { validateRecord } from './validate.js';

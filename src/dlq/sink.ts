@@ -54,19 +54,24 @@ export interface DeadLetterDepth {
   readonly lastAt: string;
 }
 
-/** Dead letters by reason and topic (deduplicated), optionally since an instant: what ops alert on. */
+/**
+ * All dead letters by reason and topic (deduplicated, resolved or not), optionally dead-lettered since an
+ * instant (`dead_lettered_at`: `message_ts` is the producer's clock, 1970 when absurd). The depth ops alert
+ * on (unresolved only) is `createDeadLetterStore().depth()`.
+ */
 export async function deadLetterDepth(
   ch: ClickHouseConnection,
   database: string,
-  sinceMs = 0,
+  sinceMs?: number,
 ): Promise<DeadLetterDepth[]> {
+  // No bound at all rather than `>= 0`: current servers refuse the DateTime parameter `0`.
+  const since = sinceMs === undefined || sinceMs <= 0 ? undefined : Math.floor(sinceMs / 1000);
   const rows = await ch.query<{ reason: string; topic: string; count: string; lastAt: string }>(
     `SELECT reason, topic, count() AS count, toString(max(dead_lettered_at)) AS lastAt
 FROM ${quoteIdent(database)}.${TABLES.deadLetters} FINAL
-WHERE message_ts >= {since:DateTime}
-GROUP BY reason, topic
+${since === undefined ? '' : 'WHERE dead_lettered_at >= {since:DateTime}\n'}GROUP BY reason, topic
 ORDER BY count DESC`,
-    { since: new Date(sinceMs) },
+    since === undefined ? {} : { since },
   );
   return rows.map((r) => ({ reason: r.reason, topic: r.topic, count: Number(r.count), lastAt: r.lastAt }));
 }

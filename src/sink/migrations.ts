@@ -13,6 +13,19 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   statements(db: string, caps: ServerCapabilities): readonly string[];
+  /**
+   * Columns this migration adds to existing tables, applied before `statements`. ClickHouse 18.16 has no
+   * `ADD COLUMN IF NOT EXISTS`, so the runner reads `system.columns` and adds only what is missing: a rerun
+   * after a crash, or two `migrate` at once, add each column once.
+   */
+  columns?(db: string, caps: ServerCapabilities): readonly ColumnAddition[];
+}
+
+export interface ColumnAddition {
+  readonly table: string;
+  readonly name: string;
+  /** Type and DEFAULT clause, e.g. `UInt32 DEFAULT 0`. */
+  readonly definition: string;
 }
 
 /** Identifiers cannot be query parameters; the database name is validated by the config schema and quoted. */
@@ -129,7 +142,95 @@ ORDER BY (topic, partition, offset, reason)${ttl}`,
       ];
     },
   },
+  {
+    version: 5,
+    name: 'dead-letter lifecycle: exact key and timestamp, replay count, resolutions, unresolved depth',
+    columns() {
+      // Replay re-publishes the original record: `key` is UTF-8 text (lossy for binary keys) and
+      // `message_ts` whole seconds within 1970..2106, so the exact bytes and milliseconds get their own
+      // columns. Rows written before this migration read `message_ts` in ms through the DEFAULT.
+      return [
+        { table: 'dead_letters', name: 'key_base64', definition: 'Nullable(String)' },
+        {
+          table: 'dead_letters',
+          name: 'message_ts_ms',
+          definition: 'Int64 DEFAULT toInt64(toUInt32(message_ts)) * 1000',
+        },
+        // Loop guard: `pdm-replay-count` of the record (0 unless `dlq replay` re-published it).
+        { table: 'dead_letters', name: 'replay_count', definition: 'UInt32 DEFAULT 0' },
+        // `pdm-replayed-from` (topic/partition/offset of the dead letter it was replayed from), or ''.
+        { table: 'dead_letters', name: 'replayed_from', definition: "String DEFAULT ''" },
+      ];
+    },
+    statements(db, caps) {
+      const d = quoteIdent(db);
+      const t = types(caps);
+      // One row per resolved dead letter, keyed like dead_letters. No TTL: a dead letter must not outlive
+      // its resolution and come back as unresolved.
+      // Current servers: the dead-letter TTL counts from dead_lettered_at, not from message_ts (the
+      // producer's clock: an absurd timestamp is stored as 1970, which expired the row at once, and a
+      // far-future one kept it forever). 18.16 has no TTL.
+      const ttl = caps.modernTypes
+        ? [`ALTER TABLE ${d}.dead_letters MODIFY TTL toDateTime(dead_lettered_at) + INTERVAL 180 DAY`]
+        : [];
+      return [
+        ...ttl,
+        `CREATE TABLE IF NOT EXISTS ${d}.dead_letter_resolutions (
+  topic ${t.lowCard},
+  partition Int32,
+  offset Int64,
+  reason ${t.lowCard},
+  action ${t.lowCard},
+  note String,
+  resolved_at ${t.instant},
+  replay_count UInt32,
+  replayed_to_partition Int32,
+  replayed_to_offset Int64,
+  engine_version ${t.lowCard}
+) ENGINE = ReplacingMergeTree()
+ORDER BY (topic, partition, offset, reason)`,
+        // Resolutions are never undone, so any row for a key resolves it, merged or not. 18.16 fixes a
+        // view's columns when it is created: a later column of dead_letters needs this view re-created.
+        `CREATE VIEW IF NOT EXISTS ${d}.dead_letters_unresolved AS
+SELECT * FROM ${d}.dead_letters FINAL
+WHERE (topic, partition, offset, reason) NOT IN (SELECT topic, partition, offset, reason FROM ${d}.dead_letter_resolutions)`,
+        `CREATE VIEW IF NOT EXISTS ${d}.dead_letter_depth AS
+SELECT reason, topic, count() AS depth, min(dead_lettered_at) AS oldest_at, max(dead_lettered_at) AS newest_at
+FROM ${d}.dead_letters_unresolved
+GROUP BY reason, topic`,
+      ];
+    },
+  },
 ];
+
+/**
+ * Adds the columns of `additions` that `system.columns` does not list. When an ALTER fails, the column is
+ * looked up again: another `migrate` running at the same time may have added it (not an error).
+ */
+async function addMissingColumns(
+  ch: ClickHouseConnection,
+  db: string,
+  additions: readonly ColumnAddition[],
+): Promise<void> {
+  const exists = async (a: ColumnAddition): Promise<boolean> => {
+    const rows = await ch.query<{ n: number | string }>(
+      `SELECT count() AS n FROM system.columns
+WHERE database = {db:String} AND table = {table:String} AND name = {name:String}`,
+      { db, table: a.table, name: a.name },
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  };
+  for (const a of additions) {
+    if (await exists(a)) continue;
+    try {
+      await ch.exec(
+        `ALTER TABLE ${quoteIdent(db)}.${quoteIdent(a.table)} ADD COLUMN ${quoteIdent(a.name)} ${a.definition}`,
+      );
+    } catch (err) {
+      if (!(await exists(a))) throw err;
+    }
+  }
+}
 
 /** A feature set as `feature_sets` stores it: the meaning of each index of `feature_vectors.features`. */
 export interface FeatureSetSpec {
@@ -205,6 +306,7 @@ export async function migrate(ch: ClickHouseConnection, db: string): Promise<Mig
   const applied: { version: number; name: string }[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
+    if (m.columns !== undefined) await addMissingColumns(ch, db, m.columns(db, server));
     for (const sql of m.statements(db, server)) await ch.exec(sql);
     await ch.insert(`${d}.schema_migrations`, [
       {

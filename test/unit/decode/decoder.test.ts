@@ -130,3 +130,30 @@ describe('record decoder', () => {
     await expect(dec.prepare([encodeFrame(1, body)])).rejects.toMatchObject({ retryable: true });
   });
 });
+
+describe('a schema registered after its records arrived', () => {
+  it('is looked up again once the unknown id has been believed unknown for unknownSchemaRetryMs', async () => {
+    const byId: Record<number, object> = {};
+    const reg = memoryRegistry(byId);
+    let now = 1_000;
+    const decoder = createRecordDecoder(reg.client, schemas, {
+      unknownSchemaRetryMs: 30_000,
+      nowMs: () => now,
+    });
+    const body = createCodec(JSON.stringify(schemas.telemetry)).encode(telemetry);
+    const frame = encodeFrame(42, body);
+    await decoder.prepare([frame]);
+    expect(decoder.decode('telemetry', frame, key('7'))).toMatchObject({
+      ok: false,
+      reason: 'UNKNOWN_SCHEMA',
+    });
+    byId[42] = schemas.telemetry; // registered late
+    now += 29_999;
+    await decoder.prepare([frame]);
+    expect(reg.calls()).toBe(1); // still believed unknown: no lookup per batch
+    now += 1;
+    await decoder.prepare([frame]);
+    expect(reg.calls()).toBe(2);
+    expect(decoder.decode('telemetry', frame, key('7'))).toMatchObject({ ok: true, record: telemetry });
+  });
+});
