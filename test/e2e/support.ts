@@ -215,10 +215,23 @@ export async function batchExpectation(
   simArgs: readonly string[],
 ): Promise<Map<string, ExpectedRow>> {
   const csvDir = join(e.tmp, 'csv');
-  const featFile = join(e.tmp, 'features.csv');
-  const scoreFile = join(e.tmp, 'scores.csv');
   await cli(['simulate', ...simArgs, '--out-csv', csvDir, '--no-progress'], e.env);
-  await cli(['features', 'build', '--csv', csvDir, '--out', featFile], e.env);
+  return batchFromCsv(e, csvDir);
+}
+
+/**
+ * `features build` (with `buildArgs`, e.g. `--now`) and `score` over reference CSV files in `csvDir`,
+ * keyed like {@link batchExpectation}; `name` keeps the files of several expectations apart.
+ */
+export async function batchFromCsv(
+  e: E2eEnv,
+  csvDir: string,
+  buildArgs: readonly string[] = [],
+  name = 'batch',
+): Promise<Map<string, ExpectedRow>> {
+  const featFile = join(e.tmp, name === 'batch' ? 'features.csv' : `${name}-features.csv`);
+  const scoreFile = join(e.tmp, name === 'batch' ? 'scores.csv' : `${name}-scores.csv`);
+  await cli(['features', 'build', '--csv', csvDir, '--out', featFile, ...buildArgs], e.env);
   await cli(['score', '--csv', featFile, '--out', scoreFile], e.env);
   const feats = readCsv(featFile);
   const scores = readCsv(scoreFile);
