@@ -1,7 +1,10 @@
 export { loadConfig } from './load.js';
+export { describeConfig } from './describe.js';
 export type {
   Config,
   KafkaConfig,
+  KafkaSaslConfig,
+  KafkaTlsConfig,
   RegistryConfig,
   ClickHouseConfig,
   StackConfig,

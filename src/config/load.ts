@@ -3,7 +3,7 @@ import { ConfigError } from '../shared/errors.js';
 // imports, so going through the stage's index would make a cycle. window-math.ts imports no config.
 import { windowGeometry } from '../features/window-math.js';
 import { topicNames, type TopicNames } from '../shared/records.js';
-import { ENV_SCHEMA } from './schema.js';
+import { ENV_SCHEMA, type Env } from './schema.js';
 
 export interface Range {
   readonly min: number;
@@ -24,6 +24,24 @@ export interface KafkaConfig {
   readonly outageMaxMs: number;
   /** See PDM_LAG_POLL_MS. */
   readonly lagPollMs: number;
+  /** See KAFKA_SASL_*. The password is never logged (see describeConfig). */
+  readonly sasl?: KafkaSaslConfig;
+  /** See KAFKA_TLS*. Files are read when a client is created. */
+  readonly tls?: KafkaTlsConfig;
+}
+
+export interface KafkaSaslConfig {
+  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface KafkaTlsConfig {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** @default true */
+  readonly rejectUnauthorized: boolean;
 }
 
 export interface RegistryConfig {
@@ -70,6 +88,7 @@ export interface FeatureConfig {
 export interface ScoreConfig {
   readonly modelDir: string;
   readonly maxRows: number;
+  /** `score` only; see PDM_SCORE_MAX_WAIT_MS. */
   readonly maxWaitMs: number;
 }
 
@@ -110,6 +129,37 @@ function deepFreeze<T extends object>(o: T): T {
   return Object.freeze(o);
 }
 
+/** SASL and TLS of the Kafka clients; either is absent when not configured. */
+function kafkaSecurity(e: Env): { sasl?: KafkaSaslConfig; tls?: KafkaTlsConfig } {
+  const out: { sasl?: KafkaSaslConfig; tls?: KafkaTlsConfig } = {};
+  if (e.KAFKA_SASL_MECHANISM !== undefined) {
+    if (e.KAFKA_SASL_USERNAME === undefined || e.KAFKA_SASL_PASSWORD === undefined) {
+      throw new ConfigError(
+        'invalid settings: KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+      );
+    }
+    out.sasl = {
+      mechanism: e.KAFKA_SASL_MECHANISM,
+      username: e.KAFKA_SASL_USERNAME,
+      password: e.KAFKA_SASL_PASSWORD,
+    };
+  } else if (e.KAFKA_SASL_USERNAME !== undefined || e.KAFKA_SASL_PASSWORD !== undefined) {
+    throw new ConfigError('invalid settings: KAFKA_SASL_USERNAME/PASSWORD need KAFKA_SASL_MECHANISM');
+  }
+  if ((e.KAFKA_TLS_CERT_FILE === undefined) !== (e.KAFKA_TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('invalid settings: KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together');
+  }
+  const files = {
+    ...(e.KAFKA_TLS_CA_FILE !== undefined ? { caFile: e.KAFKA_TLS_CA_FILE } : {}),
+    ...(e.KAFKA_TLS_CERT_FILE !== undefined ? { certFile: e.KAFKA_TLS_CERT_FILE } : {}),
+    ...(e.KAFKA_TLS_KEY_FILE !== undefined ? { keyFile: e.KAFKA_TLS_KEY_FILE } : {}),
+  };
+  if (e.KAFKA_TLS === 'true' || Object.keys(files).length > 0) {
+    out.tls = { ...files, rejectUnauthorized: e.KAFKA_TLS_REJECT_UNAUTHORIZED === 'true' };
+  }
+  return out;
+}
+
 /** Parses and validates settings once; the result is frozen. Throws {@link ConfigError} listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = ENV_SCHEMA.safeParse(env);
@@ -126,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!(err instanceof ConfigError)) throw err;
     throw new ConfigError(`invalid settings: PDM_BUCKET_MS: ${err.message}`, { cause: err });
   }
+  const kafkaAuth = kafkaSecurity(e);
   const registryAuth =
     e.SCHEMA_REGISTRY_USER !== undefined
       ? { auth: { username: e.SCHEMA_REGISTRY_USER, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } }
@@ -147,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT_MS,
       outageMaxMs: e.PDM_KAFKA_OUTAGE_MAX_MS,
       lagPollMs: e.PDM_LAG_POLL_MS,
+      ...kafkaAuth,
     },
     registry: { url: registryUrl, ...registryAuth },
     clickhouse: {

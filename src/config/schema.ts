@@ -21,6 +21,20 @@ export const ENV_SCHEMA = z.object({
   /** Kafka bootstrap servers. When set together with SCHEMA_REGISTRY_URL and CLICKHOUSE_URL, `stack up` starts nothing. */
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('pdm-stream'),
+  /** SASL mechanism for Kafka (unset: no SASL). Needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD. */
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  /** Never logged, never in metrics or dead-letter rows. */
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** TLS to the brokers; on by itself when a KAFKA_TLS_* file is set. SASL PLAIN without TLS sends the password in clear. */
+  KAFKA_TLS: z.enum(['true', 'false']).default('false'),
+  /** PEM file of the CA that signed the brokers' certificates (unset: the system's CAs). */
+  KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
+  /** PEM client certificate and key for mutual TLS (both or neither). */
+  KAFKA_TLS_CERT_FILE: z.string().min(1).optional(),
+  KAFKA_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Verify the brokers' certificates. `false` only for a test cluster: it allows a man in the middle. */
+  KAFKA_TLS_REJECT_UNAUTHORIZED: z.enum(['true', 'false']).default('true'),
   /**
    * Kafka consumer session timeout: how long a crashed engine keeps its partitions before the group
    * rebalances them to a live member.
@@ -90,6 +104,10 @@ export const ENV_SCHEMA = z.object({
    */
   PDM_SIDE_GRACE_MS: nonNegativeInt.default(250),
   PDM_SCORE_MAX_ROWS: positiveInt.default(512),
+  /**
+   * `score` only (default of `--max-wait-ms`). `run` never waits: it scores one Kafka batch at a time and
+   * awaits the result before taking the next, so no other rows could join a run during the wait.
+   */
   PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
   PDM_SINK_MAX_ROWS: positiveInt.default(10_000),
   PDM_HTTP_HOST: z.string().default('127.0.0.1'),

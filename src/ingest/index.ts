@@ -1,4 +1,4 @@
-export type { SourceMessage } from './types.js';
+export type { SourceMessage, MessageHeaders } from './types.js';
 export {
   createTopicAdmin,
   createKafkaClient,
@@ -13,7 +13,24 @@ export type {
   BatchControl,
   TopicPartition,
 } from './record-source.js';
-export { createKafkaSource, type KafkaSourceOptions } from './kafka-source.js';
+export {
+  createKafkaSource,
+  type KafkaRecordSource,
+  type KafkaSourceOptions,
+  type SourceAdmin,
+  type SourceClient,
+  type SourceConsumer,
+  type SourceHealth,
+} from './kafka-source.js';
+export { isKafkaOutage, kafkaError } from './kafka-errors.js';
+export { healthProblem } from './source-health.js';
+export {
+  createLagPoller,
+  partitionLags,
+  type LagPoller,
+  type LagPollerOptions,
+  type PartitionLag,
+} from './lag-poller.js';
 export {
   assignCoPartitioned,
   coPartitionedAssigner,

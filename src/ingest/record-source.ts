@@ -16,8 +16,6 @@ export interface SourceBatch extends TopicPartition {
 export interface BatchControl {
   /** Keeps group membership alive while a batch waits for scoring or a slow sink. */
   heartbeat(): Promise<void>;
-  /** False once the source is stopping or the partition was revoked: finish up, don't start new work. */
-  isRunning(): boolean;
 }
 
 export interface RecordSourceHandlers {
@@ -30,7 +28,8 @@ export interface RecordSourceHandlers {
    * One batch of one partition. When this resolves to true, the source commits the offset after the
    * batch's last message: the handler resolves only after everything the batch produced is acknowledged by
    * the sinks. False means "not processed" (e.g. fetched before a seek): nothing is committed. A rejection
-   * stops the source (the engine retries transient failures itself before giving up).
+   * is logged and ends the consumer session without committing the batch: a retryable error (Kafka
+   * unreachable) re-joins after a backoff, bounded by the outage limit, anything else ends the source.
    */
   onBatch(batch: SourceBatch, control: BatchControl): Promise<boolean>;
 }
@@ -38,10 +37,14 @@ export interface RecordSourceHandlers {
 /** Where records come from. The only implementation today is kafkajs (kafka-source.ts). */
 export interface RecordSource {
   /**
-   * Joins the group and starts fetching. Resolves once running; `done` settles when the source stops
-   * (rejects when it crashed on a non-retryable error).
+   * Joins the group and starts fetching. Resolves once consuming, or once the source ended before that
+   * (then `done` says how). Kafka being unreachable is retried, bounded by the outage limit.
    */
   start(handlers: RecordSourceHandlers): Promise<void>;
+  /**
+   * Resolves only after a {@link stop} we asked for. Rejects on every other end, with an error that says
+   * why: a crash or an outage longer than the limit, a non-retryable error, a handler that threw.
+   */
   readonly done: Promise<void>;
   /** Next fetch of this partition starts at `offset`. */
   seek(tp: TopicPartition, offset: string): void;

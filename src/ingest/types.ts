@@ -8,4 +8,11 @@ export interface SourceMessage {
   readonly value: Buffer | null;
   /** Broker/producer timestamp of the message, epoch ms. */
   readonly timestampMs: number;
+  /**
+   * Kafka record headers as the client delivered them (no copy). The engine reads none on the hot path;
+   * a dead letter keeps `pdm-replay-count` and `pdm-replayed-from` (src/dlq, replay loop guard).
+   */
+  readonly headers?: MessageHeaders | undefined;
 }
+
+export type MessageHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;

@@ -11,8 +11,9 @@ export async function whileHeartbeating<T>(
 ): Promise<T> {
   const timer = setInterval(() => {
     control.heartbeat().catch(() => {
-      // A failed heartbeat means a rebalance is under way: kafkajs will report it on the next fetch and
-      // this batch will not be committed (isRunning() turns false). Nothing to do here.
+      // A failed heartbeat means a rebalance is under way or the broker is gone. Nothing to do here: the
+      // commit after this batch then fails, kafkajs re-joins the group (GROUP_JOIN re-plans the restore)
+      // or the source's outage policy opens a new session; the batch is re-delivered, never lost.
     });
   }, everyMs);
   try {

@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { PdmError, errorMessage } from '../shared/errors.js';
 
 export interface OpsServer {
   readonly url: string;
@@ -15,6 +16,42 @@ export interface OpsServerOptions {
   readonly registry: Registry;
   /** Empty when ready; otherwise the reasons why not. */
   readonly readiness: () => Promise<string[]>;
+}
+
+/** One readiness check: resolves with a problem (not ready) or undefined (fine). */
+export interface ReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<string | undefined> | string | undefined;
+}
+
+/**
+ * Runs every check at once, each bounded by `timeoutMs` (a dependency that hangs must not hang /readyz),
+ * and returns the problems in check order: empty means ready.
+ */
+export function composeReadiness(
+  checks: readonly ReadinessCheck[],
+  timeoutMs = 2_000,
+): () => Promise<string[]> {
+  return async () => {
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<string>((resolve) => {
+          timer = setTimeout(() => {
+            resolve(`${c.name}: no answer within ${timeoutMs} ms`);
+          }, timeoutMs);
+        });
+        try {
+          return await Promise.race([Promise.resolve().then(c.check), timeout]);
+        } catch (err) {
+          return `${c.name}: ${errorMessage(err)}`;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return results.filter((p): p is string => p !== undefined);
+  };
 }
 
 export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
@@ -52,7 +89,19 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'is already in use: stop the other process or set PDM_HTTP_PORT to a free port (0 = any)'
+          : `cannot be opened (${err.code ?? errorMessage(err)}): check PDM_HTTP_HOST and PDM_HTTP_PORT`;
+      reject(
+        new PdmError(`ops HTTP server: ${o.host}:${o.port} ${why}`, {
+          code: err.code === 'EADDRINUSE' ? 'HTTP_PORT_IN_USE' : 'HTTP_LISTEN_FAILED',
+          stage: 'pipeline',
+          cause: err,
+        }),
+      );
+    });
     server.listen(o.port, o.host, () => {
       resolve();
     });

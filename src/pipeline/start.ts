@@ -1,12 +1,13 @@
 /** Composition root of `pdm-stream run`: builds every stage from settings and wires them. */
 import type { Config } from '../config/index.js';
 import { createRecordDecoder, createSchemaRegistryClient, loadProjectSchemas } from '../decode/index.js';
-import { createDeadLetterSink } from '../dlq/index.js';
+import { createDeadLetterSink, registerDeadLetterDepthGauge } from '../dlq/index.js';
 import type { FeatureRow } from '../features/index.js';
-import { createKafkaSource } from '../ingest/index.js';
-import { createPackageScorer, createMicroBatcher, loadModelPackage } from '../score/index.js';
+import { createKafkaSource, createLagPoller, healthProblem } from '../ingest/index.js';
+import { createPackageScorer, createMicroBatcher, decisionRule, loadModelPackage } from '../score/index.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { createEngineMetrics, type EngineMetrics } from '../shared/metrics.js';
+import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
 import {
   createBatchWriter,
   createClickHouse,
@@ -17,7 +18,7 @@ import {
   type PredictionRow,
 } from '../sink/index.js';
 import { createEngine, ENGINE_INPUTS, type Engine } from './engine.js';
-import { startOpsServer, type OpsServer } from './ops-server.js';
+import { composeReadiness, startOpsServer, type OpsServer } from './ops-server.js';
 
 export interface RunningEngine {
   readonly engine: Engine;
@@ -28,112 +29,183 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
+/**
+ * Builds and starts the engine. Resolves once every stage is built and the Kafka source is joining its
+ * group; the source retries an unreachable Kafka in the background (bounded by PDM_KAFKA_OUTAGE_MAX_MS),
+ * so callers watch `engine.done` and can stop at any time. On a failure while building, everything built
+ * so far is closed before the error is rethrown.
+ */
 export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
   const metrics = createEngineMetrics();
-  const pkg = await loadModelPackage(config.score.modelDir);
-  const scorer = await createPackageScorer(pkg);
-  const batcher = createMicroBatcher({
-    scorer,
-    maxRows: config.score.maxRows,
-    maxWaitMs: config.score.maxWaitMs,
-    nFeatures: pkg.nFeatures,
-    classes: pkg.classes,
-    modelVersion: pkg.modelVersion,
-  });
-  const ch = createClickHouse(config.clickhouse);
-  const report = await migrate(ch, config.clickhouse.database);
-  const caps = report.server;
-  const db = quoteIdent(config.clickhouse.database);
-  const observe = (table: string) => ({
-    onInsert: (rows: number, ms: number) => {
-      metrics.clickhouseRowsWritten.inc({ table }, rows);
-      metrics.clickhouseWriteSeconds.observe({ table }, ms / 1000);
-    },
-    onError: () => {
-      metrics.clickhouseWriteErrors.inc({ table });
-    },
-  });
-  // flushMs 0: a Kafka batch waits for its rows' acknowledgement before the next batch is taken, so no
-  // later rows could join an insert; the rows one batch queues (synchronously) still go out as one insert.
-  const sinkOpts = { ch, maxRows: config.sink.maxRows, flushMs: 0, log };
-  const writers = {
-    predictions: createBatchWriter<PredictionRow>({
-      ...sinkOpts,
-      table: `${db}.${TABLES.predictions}`,
-      ...observe(TABLES.predictions),
-    }),
-    features: createBatchWriter<FeatureVectorRow>({
-      ...sinkOpts,
-      table: `${db}.${TABLES.featureVectors}`,
-      ...observe(TABLES.featureVectors),
-    }),
-    deadLetters: createDeadLetterSink({
-      ...sinkOpts,
-      database: config.clickhouse.database,
-      caps,
-      ...observe(TABLES.deadLetters),
-    }),
-  };
-  const source = createKafkaSource({
-    kafka: config.kafka,
-    topics: ENGINE_INPUTS.map((k) => config.kafka.topics[k]),
-    log,
-  });
-  const engine = createEngine({
-    config,
-    log,
-    metrics,
-    source,
-    decoder: createRecordDecoder(createSchemaRegistryClient(config.registry), loadProjectSchemas()),
-    scorer: {
-      modelVersion: pkg.modelVersion,
-      // Everything closed by one Kafka batch is submitted at once; flushing right away means the batch
-      // does not also wait maxWaitMs for rows that no other caller will add.
-      async score(rows: readonly FeatureRow[]) {
-        const pending = batcher.submit(rows);
-        void batcher.flush();
-        return pending;
-      },
-    },
-    ch,
-    caps,
-    writers,
-  });
+  // The ops server first: a port in use fails before anything else is opened, and /healthz answers
+  // during a long start.
+  let readiness: () => Promise<string[]> = () => Promise.resolve(['engine starting']);
   const ops = await startOpsServer({
     host: config.ops.httpHost,
     port: config.ops.httpPort,
     registry: metrics.registry,
-    readiness: async () => {
-      const problems: string[] = [];
-      if (!engine.ready()) problems.push('no partitions assigned yet');
-      if (!(await ch.ping().catch(() => false))) problems.push('ClickHouse does not answer');
-      return problems;
-    },
+    readiness: () => readiness(),
   });
-  await engine.start();
-  log.info(
-    {
+  const closers: (() => Promise<void>)[] = [() => ops.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      await close().catch((err: unknown) => {
+        log.warn({ err: errorMessage(err) }, 'closing after a failed start');
+      });
+    }
+  };
+  try {
+    return await build();
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  async function build(): Promise<RunningEngine> {
+    const pkg = await loadModelPackage(config.score.modelDir);
+    const scorer = await createPackageScorer(pkg);
+    // maxWaitMs 0: the engine processes one Kafka batch at a time and waits for its scores before taking
+    // the next, so no other rows could join a run during a wait; the rows one batch submits still share
+    // runs of up to PDM_SCORE_MAX_ROWS. (PDM_SCORE_MAX_WAIT_MS applies to `score`, not to `run`.)
+    const batcher = createMicroBatcher({
+      scorer,
+      maxRows: config.score.maxRows,
+      maxWaitMs: 0,
+      nFeatures: pkg.nFeatures,
+      classes: pkg.classes,
+      modelVersion: pkg.modelVersion,
+      decision: decisionRule(pkg),
+    });
+    closers.push(() => batcher.close());
+    const ch = createClickHouse(config.clickhouse);
+    closers.push(() => ch.close());
+    const report = await migrate(ch, config.clickhouse.database);
+    const caps = report.server;
+    const { database } = config.clickhouse;
+    registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });
+    const db = quoteIdent(config.clickhouse.database);
+    // pdm_paused{cause="clickhouse"} is 1 while any writer retries a failed insert.
+    const chPaused = pauseTracker(metrics.paused, 'clickhouse');
+    const observe = (table: string) => ({
+      onInsert: (rows: number, ms: number) => {
+        metrics.clickhouseRowsWritten.inc({ table }, rows);
+        metrics.clickhouseWriteSeconds.observe({ table }, ms / 1000);
+        chPaused.set(table, false);
+      },
+      onError: () => {
+        metrics.clickhouseWriteErrors.inc({ table });
+        chPaused.set(table, true);
+      },
+    });
+    // flushMs 0: a Kafka batch waits for its rows' acknowledgement before the next batch is taken, so no
+    // later rows could join an insert; the rows one batch queues (synchronously) still go out as one insert.
+    const sinkOpts = { ch, maxRows: config.sink.maxRows, flushMs: 0, log };
+    const writers = {
+      predictions: createBatchWriter<PredictionRow>({
+        ...sinkOpts,
+        table: `${db}.${TABLES.predictions}`,
+        ...observe(TABLES.predictions),
+      }),
+      features: createBatchWriter<FeatureVectorRow>({
+        ...sinkOpts,
+        table: `${db}.${TABLES.featureVectors}`,
+        ...observe(TABLES.featureVectors),
+      }),
+      deadLetters: createDeadLetterSink({
+        ...sinkOpts,
+        database: config.clickhouse.database,
+        caps,
+        ...observe(TABLES.deadLetters),
+      }),
+    };
+    const source = createKafkaSource({
+      kafka: config.kafka,
+      topics: ENGINE_INPUTS.map((k) => config.kafka.topics[k]),
+      log,
+      onHealth: (h) => {
+        metrics.paused.set({ cause: 'kafka' }, h.state === 'unavailable' ? 1 : 0);
+        // A fresh reading right after (re)joining, instead of up to PDM_LAG_POLL_MS later.
+        if (h.state === 'running') lagPoller.poll().catch(() => undefined);
+      },
+    });
+    const lagPoller = createLagPoller({
+      source,
+      assigned: () => source.assigned(),
+      intervalMs: config.kafka.lagPollMs,
+      log,
+      onLag: (lags) => {
+        metrics.consumerLag.reset();
+        for (const l of lags) {
+          metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+        }
+      },
+    });
+    closers.push(() => {
+      lagPoller.close();
+      return Promise.resolve();
+    });
+    const registry = createSchemaRegistryClient(config.registry);
+    const engine = createEngine({
+      config,
+      log,
+      metrics,
+      source,
+      decoder: createRecordDecoder(registry, loadProjectSchemas()),
+      scorer: {
+        modelVersion: pkg.modelVersion,
+        score: (rows: readonly FeatureRow[]) => batcher.submit(rows),
+      },
+      ch,
+      caps,
+      writers,
+    });
+    readiness = composeReadiness([
+      { name: 'engine', check: () => (engine.ready() ? undefined : 'no partitions assigned yet') },
+      { name: 'kafka', check: () => healthProblem(source.health()) },
+      {
+        name: 'clickhouse',
+        check: async () => ((await ch.ping()) ? undefined : 'ClickHouse does not answer'),
+      },
+      {
+        name: 'registry',
+        check: async () => {
+          await registry.ping();
+          return undefined;
+        },
+      },
+    ]);
+    const details = {
       model: pkg.modelVersion,
       metrics: `${ops.url}/metrics`,
       clickhouse: caps.version,
       topics: config.kafka.topics,
-    },
-    'engine started',
-  );
-  let stopping: Promise<void> | undefined;
-  return {
-    engine,
-    ops,
-    metrics,
-    modelVersion: pkg.modelVersion,
-    stop() {
-      stopping ??= (async () => {
-        await engine.stop();
-        await batcher.close();
-        await ch.close();
-        await ops.close();
-      })();
-      return stopping;
-    },
-  };
+    };
+    log.info(details, 'engine starting: joining the consumer group');
+    // Not awaited: Kafka may be unreachable for a while; `engine.done` reports how the source ends (a
+    // handled branch here, so that a failure before the caller attaches its handler is not "unhandled").
+    engine.done.catch(() => undefined);
+    engine.start().then(
+      () => {
+        if (source.health().state === 'running') log.info(details, 'engine started');
+      },
+      () => undefined,
+    );
+    let stopping: Promise<void> | undefined;
+    return {
+      engine,
+      ops,
+      metrics,
+      modelVersion: pkg.modelVersion,
+      stop() {
+        stopping ??= (async () => {
+          lagPoller.close();
+          await engine.stop();
+          await batcher.close();
+          await ch.close();
+          await ops.close();
+        })();
+        return stopping;
+      },
+    };
+  }
 }

@@ -23,13 +23,25 @@ export interface EngineMetrics {
   readonly silentMachineBuckets: Counter;
   readonly machinesTracked: Gauge;
   readonly featureStateBytes: Gauge;
-  readonly paused: Gauge;
+  /** 1 while waiting on `cause`; `max(pdm_paused)` is 1 while the engine waits on anything. */
+  readonly paused: Gauge<'cause'>;
 }
+
+/** Dependencies the engine waits for (labels of `pdm_paused`). */
+export const PAUSE_CAUSES = ['kafka', 'registry', 'clickhouse'] as const;
+export type PauseCause = (typeof PAUSE_CAUSES)[number];
 
 export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}): EngineMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pdm_process_' });
   const r = [registry];
+  const paused = new Gauge({
+    name: 'pdm_paused',
+    help: '1 while the engine waits on an unavailable dependency (cause: kafka, registry, clickhouse)',
+    labelNames: ['cause'],
+    registers: r,
+  });
+  for (const cause of PAUSE_CAUSES) paused.set({ cause }, 0);
   const seconds = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
@@ -84,7 +96,7 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     consumerLag: new Gauge({
       name: 'pdm_consumer_lag_messages',
-      help: 'Log end offset minus consumed position',
+      help: 'Log end offset minus committed offset, read from the broker every PDM_LAG_POLL_MS',
       labelNames: ['topic', 'partition'],
       registers: r,
     }),
@@ -127,10 +139,24 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}):
       help: 'Approximate feature state bytes',
       registers: r,
     }),
-    paused: new Gauge({
-      name: 'pdm_paused',
-      help: '1 while waiting on an unavailable dependency',
-      registers: r,
-    }),
+    paused,
+  };
+}
+
+/**
+ * `pdm_paused{cause}` for a dependency several parts wait on (e.g. one ClickHouse writer per table): 1 while
+ * any key is waiting, 0 once all recovered.
+ */
+export function pauseTracker(
+  gauge: Gauge<'cause'>,
+  cause: PauseCause,
+): { set(key: string, waiting: boolean): void } {
+  const waiting = new Set<string>();
+  return {
+    set(key, isWaiting) {
+      if (isWaiting) waiting.add(key);
+      else waiting.delete(key);
+      gauge.set({ cause }, waiting.size > 0 ? 1 : 0);
+    },
   };
 }
