@@ -67,7 +67,11 @@ export interface EngineDeps {
 export interface Engine {
   /** Joins the group and starts processing; `done` settles when processing ends. */
   start(): Promise<void>;
-  /** Settles when the engine stops; rejects on a non-retryable failure (offsets stay uncommitted). */
+  /**
+   * Resolves only after {@link stop}; rejects on every other end (a Kafka crash or an outage longer than
+   * PDM_KAFKA_OUTAGE_MAX_MS, a non-retryable error, a handler that threw), with the reason. The batch in
+   * progress then stays uncommitted.
+   */
   readonly done: Promise<void>;
   /** Graceful: stop fetching, finish and commit the batch in progress, flush writers. */
   stop(): Promise<void>;
