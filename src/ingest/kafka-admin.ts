@@ -1,7 +1,8 @@
 /** kafkajs adapter for topic administration (the consumer and producer have their own adapter files). */
-import { Kafka, logLevel } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
-import { TransientError, errorMessage } from '../shared/errors.js';
+import { ConfigError, TransientError, errorMessage } from '../shared/errors.js';
 import { RECORD_KINDS, type RecordKind } from '../shared/records.js';
 
 export interface TopicSpec {
@@ -33,7 +34,7 @@ export function projectTopicSpecs(config: KafkaConfig): TopicSpec[] {
 }
 
 export function createKafkaClient(
-  config: Pick<KafkaConfig, 'brokers' | 'clientId'>,
+  config: Pick<KafkaConfig, 'brokers' | 'clientId' | 'sasl' | 'tls'>,
   clientSuffix = '',
 ): Kafka {
   return new Kafka({
@@ -41,7 +42,48 @@ export function createKafkaClient(
     brokers: [...config.brokers],
     logLevel: logLevel.NOTHING,
     retry: { retries: 5, initialRetryTime: 200 },
+    ...kafkaSecurityOptions(config),
   });
+}
+
+/**
+ * kafkajs `ssl` and `sasl` options from KAFKA_TLS* and KAFKA_SASL_*. Certificates are read here, once per
+ * client; an unreadable file is a ConfigError naming the setting (never the contents).
+ */
+export function kafkaSecurityOptions(
+  config: Pick<KafkaConfig, 'sasl' | 'tls'>,
+): Pick<KafkaJsConfig, 'ssl' | 'sasl'> {
+  const out: Pick<KafkaJsConfig, 'ssl' | 'sasl'> = {};
+  const { tls, sasl } = config;
+  if (tls !== undefined) {
+    out.ssl = {
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ...(tls.caFile !== undefined ? { ca: [readPem('KAFKA_TLS_CA_FILE', tls.caFile)] } : {}),
+      ...(tls.certFile !== undefined ? { cert: readPem('KAFKA_TLS_CERT_FILE', tls.certFile) } : {}),
+      ...(tls.keyFile !== undefined ? { key: readPem('KAFKA_TLS_KEY_FILE', tls.keyFile) } : {}),
+    };
+  }
+  if (sasl !== undefined) {
+    const { username, password } = sasl;
+    out.sasl =
+      sasl.mechanism === 'plain'
+        ? { mechanism: 'plain', username, password }
+        : sasl.mechanism === 'scram-sha-256'
+          ? { mechanism: 'scram-sha-256', username, password }
+          : { mechanism: 'scram-sha-512', username, password };
+  }
+  return out;
+}
+
+function readPem(setting: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot read ${file}: ${errorMessage(err)}`, {
+      stage: 'ingest',
+      cause: err,
+    });
+  }
 }
 
 export function createTopicAdmin(config: KafkaConfig): TopicAdmin {

@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
 import { ConfigError, PdmError } from '../shared/errors.js';
@@ -258,4 +258,39 @@ ${users.join('\n')}
     </quotas>
 </yandex>
 `;
+}
+
+/** The project's users for ClickHouse 18.16 – 20.7, shipped for production (issue 11). */
+export const ACCESS_USERS_FILE = 'deploy/clickhouse/users-18.16.xml';
+
+/**
+ * `deploy/clickhouse/users-18.16.xml` with its database filters pointed at `database` (the file names
+ * `pdm`), for a server's users.d/. The passwords stay `from_env` SHA-256 hashes: the server needs
+ * PDM_{MIGRATOR,ENGINE,DLQ,OPS}_PASSWORD_SHA256 in its environment (see {@link accessUsersEnv}).
+ */
+export function accessUsersXml(projectRoot: string, database: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+    throw new ConfigError(`clickhouse: database "${database}" is not a plain identifier`, {
+      code: 'STACK_CONFIG_INVALID',
+      stage: 'stack',
+    });
+  }
+  const text = readFileSync(join(projectRoot, ACCESS_USERS_FILE), 'utf8');
+  return text.replaceAll('<database>pdm</database>', `<database>${database}</database>`);
+}
+
+/** The server environment that sets the passwords of {@link accessUsersXml}'s users. */
+export function accessUsersEnv(passwords: {
+  readonly migrator: string;
+  readonly engine: string;
+  readonly dlq: string;
+  readonly ops: string;
+}): Record<string, string> {
+  const hash = (p: string) => createHash('sha256').update(p).digest('hex');
+  return {
+    PDM_MIGRATOR_PASSWORD_SHA256: hash(passwords.migrator),
+    PDM_ENGINE_PASSWORD_SHA256: hash(passwords.engine),
+    PDM_DLQ_PASSWORD_SHA256: hash(passwords.dlq),
+    PDM_OPS_PASSWORD_SHA256: hash(passwords.ops),
+  };
 }
