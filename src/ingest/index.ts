@@ -2,6 +2,7 @@ export type { SourceMessage, MessageHeaders } from './types.js';
 export {
   createTopicAdmin,
   createKafkaClient,
+  kafkaSecurityOptions,
   projectTopicSpecs,
   type TopicAdmin,
   type TopicSpec,

@@ -9,6 +9,8 @@ export type { Logger } from 'pino';
 const REDACT_PATHS = [
   'password',
   '*.password',
+  '*.*.password',
+  '*.*.*.password',
   'clickhouse.password',
   'config.clickhouse.password',
   'authorization',

@@ -9,6 +9,7 @@
 import { Kafka, Partitioners, logLevel, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
 import type { RecordEncoder } from '../decode/index.js';
+import { kafkaSecurityOptions } from '../ingest/index.js';
 import { PdmError, TransientError, errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { RECORD_KINDS, machineKey, type PdmEvent, type RecordKind } from '../shared/records.js';
@@ -16,7 +17,8 @@ import type { RecordPublisher } from './record-publisher.js';
 import { emptyCounts, type RecordCounts } from './reference-csv-writer.js';
 
 export interface KafkaPublisherOptions {
-  readonly kafka: Pick<KafkaConfig, 'brokers' | 'clientId' | 'topics'>;
+  readonly kafka: Pick<KafkaConfig, 'brokers' | 'clientId' | 'topics'> &
+    Partial<Pick<KafkaConfig, 'sasl' | 'tls'>>;
   /** Confluent-framed Avro encoder (registers the project schemas). */
   readonly encoder: Pick<RecordEncoder, 'encode'>;
   /** Records per produce request. @default 2000 */
@@ -83,6 +85,8 @@ export async function createKafkaPublisher(options: KafkaPublisherOptions): Prom
   const kafka = new Kafka({
     clientId: `${options.kafka.clientId}-producer`,
     brokers: [...brokers],
+    // The devices' side of the same cluster: SASL/TLS exactly as the engine connects.
+    ...kafkaSecurityOptions(options.kafka),
     // Only errors: kafkajs warns on every bounded-retry idempotent producer, which is what we want here.
     logLevel: logLevel.ERROR,
     logCreator: () => (entry) => {
