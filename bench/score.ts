@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import {
   createMicroBatcher,
   createPackageScorer,
+  decisionRule,
   loadModelPackage,
   type ModelPackage,
   type ScoreInputRow,
@@ -102,6 +103,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
       nFeatures: pkg.nFeatures,
       classes: pkg.classes,
       modelVersion: pkg.modelVersion,
+      decision: decisionRule(pkg),
     });
     add(`scorer/${b}`, (await measure(perSubmit, () => batcher.submit(many))).rowsPerS);
     await batcher.close();

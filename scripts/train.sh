@@ -5,6 +5,8 @@
 #   bash scripts/train.sh                       # the committed default model, models/pdm-default/1
 #   bash scripts/train.sh --fast --out DIR      # CI: small fleet, few trees, a few minutes on 2 cores
 #
+# Full runs also simulate 6 calibration and 3 evaluation fleets (other seeds) and 4 staggered-start copies
+# of the training fleet (≈ 2 more minutes): see train/README.md.
 # Options: --out DIR, --machines N, --days D, --seed S, --name NAME, --version V, --work DIR (intermediate
 # CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current), --reuse-data (keep the
 # simulated CSVs and features of an earlier run with the same fleet and spec hash).
@@ -22,6 +24,9 @@ SEED=42
 NAME="pdm-default"
 VERSION="1"
 WORK=""
+# Unseen fleets (never the training seed): 6 calibration + 3 evaluation fleets of the same size.
+CALIBRATION_SEEDS="7 8 9 10 11 12"
+EVALUATION_SEEDS="101 102 103"
 FAST=0
 BUILD=1
 REUSE=0
@@ -98,10 +103,43 @@ fi
 FAILURES="$WORK/csv/failures.csv"
 [[ -f "$FAILURES" ]] || FAILURES="$WORK/csv/PdM_failures.csv"
 
+# --- unseen fleets and cold-start copies (full runs only) ---------------------------------------------
+# Calibration fleets take part in the threshold choice, evaluation fleets in no choice; staggered-start
+# copies of the training fleet train the "model learns cold start" variant the report compares with the
+# warm-up rule. Seeds differ from the training seed; each fleet takes ~10 s.
+EXTRA=()
+if [[ $FAST == 0 ]]; then
+  fleet() {  # fleet SEED → features of an unseen fleet, built once per spec hash
+    local w="train/out/m${MACHINES}-d${DAYS}-s$1"
+    if [[ ! -s "$w/features.csv" || "$(cat "$w/.spec-hash" 2>/dev/null || true)" != "$SPEC_HASH" ]]; then
+      log "simulating unseen fleet seed $1 → $w"
+      rm -rf "$w/csv"
+      node bin/pdm-stream.js simulate --machines "$MACHINES" --days "$DAYS" --seed "$1" --out-csv "$w/csv" \
+        --no-progress --no-ensure-topics >/dev/null
+      node bin/pdm-stream.js features build --csv "$w/csv" --out "$w/features.csv" --labels >&2
+      echo "$SPEC_HASH" > "$w/.spec-hash"
+    fi
+    echo "$w"
+  }
+  for s in $CALIBRATION_SEEDS; do [[ $s == "$SEED" ]] && continue; w="$(fleet "$s")"; EXTRA+=(--calibration "$w/features.csv:$w/csv/failures.csv:seed $s"); done
+  for s in $EVALUATION_SEEDS; do [[ $s == "$SEED" ]] && continue; w="$(fleet "$s")"; EXTRA+=(--evaluation "$w/features.csv:$w/csv/failures.csv:seed $s"); done
+  for v in 1 2 3 4; do
+    w="$WORK-stagger$v"
+    if [[ ! -s "$w/features.csv" || "$(cat "$w/.spec-hash" 2>/dev/null || true)" != "$SPEC_HASH" ]]; then
+      log "staggered-start copy $v of $WORK → $w"
+      "$VENV/bin/python" train/experiments/stagger_fleet.py --csv "$WORK/csv" --out "$w/csv" --seed "$v" >/dev/null
+      node bin/pdm-stream.js features build --csv "$w/csv" --out "$w/features.csv" --labels >&2
+      echo "$SPEC_HASH" > "$w/.spec-hash"
+    fi
+    EXTRA+=(--cold-start "$w/features.csv")
+  done
+fi
+
 # --- train -------------------------------------------------------------------------------------------
 ARGS=(--features "$WORK/features.csv" --failures "$FAILURES" --out "$OUT" --name "$NAME" --version "$VERSION"
       --seed "$SEED" --expect-spec-hash "$SPEC_HASH"
       --data-note "pdm-stream simulate --machines $MACHINES --days $DAYS --seed $SEED; features build --labels")
 [[ $FAST == 1 ]] && ARGS+=(--fast)
+ARGS+=("${EXTRA[@]}")
 log "training → $OUT"
 "$VENV/bin/python" train/train.py "${ARGS[@]}"

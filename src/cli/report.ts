@@ -23,9 +23,25 @@ interface Summary {
 interface AtRisk {
   machine_id: number;
   bucket_ts: string;
+  alert_class: string;
+  alert_components: string[];
   predicted_class: string;
   p: number;
 }
+
+interface LatestCounts {
+  machines: string;
+  alerting: string;
+  warming: string;
+  argmax: string;
+}
+
+/**
+ * The latest bucket of each machine (deduplicated). Rows written before migration 6 have `alert = 0`: they
+ * were never decided by the package's rule, so they do not count as at risk.
+ */
+const latest = (db: string) =>
+  `(SELECT * FROM ${db}.${TABLES.predictions} FINAL ORDER BY bucket_ts DESC LIMIT 1 BY machine_id)`;
 
 /** What ops look at: predictions written, machines at risk now, dead letters by reason. Read-only. */
 export function registerReportCommand(program: Command): void {
@@ -46,20 +62,31 @@ FROM ${db}.${TABLES.predictions} FINAL`,
         console.log(
           `predictions: ${s?.predictions ?? 0} for ${s?.machines ?? 0} machines, buckets ${s?.first ?? '-'} … ${s?.last ?? '-'} (deduplicated)`,
         );
-        // The latest bucket of each machine; at risk = the model predicts a component failure.
+        // At risk = the package's decision alerts at the machine's latest bucket (P(c) ≥ t_c, not warming
+        // up), not the argmax: the argmax of the class-weighted model misses the precision goal. Ranked by the
+        // probability of the strongest alerting component.
+        const [c] = await ch.query<LatestCounts>(
+          `SELECT toString(count()) AS machines, toString(countIf(alert = 1)) AS alerting,
+  toString(countIf(warming_up = 1)) AS warming, toString(countIf(predicted_class != 'none')) AS argmax
+FROM ${latest(db)}`,
+        );
         const risk = await ch.query<AtRisk>(
-          `SELECT machine_id, toString(bucket_ts) AS bucket_ts, predicted_class,
-  greatest(greatest(p_comp1, p_comp2), greatest(p_comp3, p_comp4)) AS p
-FROM (SELECT * FROM ${db}.${TABLES.predictions} FINAL ORDER BY bucket_ts DESC LIMIT 1 BY machine_id)
-WHERE predicted_class != 'none'
-ORDER BY p DESC
+          `SELECT machine_id, toString(bucket_ts) AS bucket_ts, alert_class, alert_components, predicted_class,
+  multiIf(alert_class = 'comp1', p_comp1, alert_class = 'comp2', p_comp2, alert_class = 'comp3', p_comp3,
+    alert_class = 'comp4', p_comp4, toFloat32(0)) AS p
+FROM ${latest(db)}
+WHERE alert = 1
+ORDER BY p DESC, machine_id
 LIMIT {top:UInt32}`,
           { top: opts.top },
         );
-        console.log(`machines at risk at their latest bucket: ${risk.length === 0 ? 'none' : ''}`);
+        console.log(
+          `machines at risk at their latest bucket (the model package's alert rule): ${c?.alerting ?? 0} of ${c?.machines ?? 0}; warming up (no alerts yet) ${c?.warming ?? 0}; argmax not none ${c?.argmax ?? 0}${risk.length === 0 ? '' : `; top ${risk.length}:`}`,
+        );
         for (const r of risk) {
+          const also = r.alert_components.filter((x) => x !== r.alert_class);
           console.log(
-            `  machine ${String(r.machine_id).padStart(5)}  ${r.bucket_ts}  ${r.predicted_class}  p=${r.p.toFixed(3)}`,
+            `  machine ${String(r.machine_id).padStart(5)}  ${r.bucket_ts}  ${r.alert_class}  p=${r.p.toFixed(3)}${also.length > 0 ? `  also ${also.join(', ')}` : ''}${r.predicted_class !== r.alert_class ? `  (most likely: ${r.predicted_class})` : ''}`,
           );
         }
         const depth = await deadLetterDepth(ch, config.clickhouse.database);

@@ -5,6 +5,7 @@ import { loadConfig } from '../config/index.js';
 import {
   createMicroBatcher,
   createPackageScorer,
+  decisionRule,
   formatScoredRows,
   loadModelPackage,
   readFeatureCsv,
@@ -41,7 +42,10 @@ export function registerScoreCommand(program: Command): void {
     .command('score')
     .description('batch-score a feature file (output of `features build`) with a model package')
     .requiredOption('--csv <file>', 'feature CSV: machineId,bucketTs,<feature names>[,label]')
-    .requiredOption('--out <file>', 'output CSV: machineId,bucketTs,p_<class>…,predicted,modelVersion')
+    .requiredOption(
+      '--out <file>',
+      'output CSV: machineId,bucketTs,p_<class>…,predicted,modelVersion,alert,alertComponents,warmingUp',
+    )
     .option('--model <dir>', 'model package directory (default: PDM_MODEL_DIR)')
     .option('--max-rows <n>', 'rows per inference run (default: PDM_SCORE_MAX_ROWS)', positiveInt)
     .option(
@@ -61,18 +65,31 @@ export function registerScoreCommand(program: Command): void {
         nFeatures: pkg.nFeatures,
         classes: pkg.classes,
         modelVersion: pkg.modelVersion,
+        decision: decisionRule(pkg),
       });
       const out = createWriteStream(opts.out);
       const predicted = new Map<string, number>();
+      // Per component: rows whose decision alerts for it (a row may alert for several).
+      const alerted = new Array<number>(pkg.nClasses).fill(0);
+      let alertRows = 0;
+      let warmingUp = 0;
       let rows = 0;
       const t0 = performance.now();
       try {
         await write(out, scoreCsvHeader(pkg.classes));
         for await (const chunk of readFeatureCsv(opts.csv, { featureNames: pkg.featureNames })) {
           const scored = await batcher.submit(chunk);
-          for (const r of scored) predicted.set(r.predictedClass, (predicted.get(r.predictedClass) ?? 0) + 1);
+          for (const r of scored) {
+            predicted.set(r.predictedClass, (predicted.get(r.predictedClass) ?? 0) + 1);
+            if (r.warmingUp) warmingUp++;
+            if (r.alertMask === 0) continue;
+            alertRows++;
+            for (let i = 1; i < pkg.nClasses; i++) {
+              if ((r.alertMask & (1 << (i - 1))) !== 0) alerted[i] = (alerted[i] ?? 0) + 1;
+            }
+          }
           rows += scored.length;
-          await write(out, formatScoredRows(scored));
+          await write(out, formatScoredRows(scored, pkg.classes));
         }
       } finally {
         await batcher.close();
@@ -81,8 +98,13 @@ export function registerScoreCommand(program: Command): void {
       }
       const seconds = (performance.now() - t0) / 1000;
       const counts = pkg.classes.map((c) => `${c} ${predicted.get(c) ?? 0}`).join(', ');
+      const alerts = pkg.classes
+        .slice(1)
+        .map((c, i) => `${c} ${alerted[i + 1] ?? 0}`)
+        .join(', ');
+      const rule = pkg.alertThresholds === undefined ? ' (the package has no alert rule)' : '';
       console.error(
-        `scored ${rows} rows with ${pkg.modelVersion} in ${seconds.toFixed(2)} s (${Math.round(rows / Math.max(seconds, 1e-9))} rows/s) → ${opts.out}; predicted: ${counts}`,
+        `scored ${rows} rows with ${pkg.modelVersion} in ${seconds.toFixed(2)} s (${Math.round(rows / Math.max(seconds, 1e-9))} rows/s) → ${opts.out}; most likely: ${counts}; alerting rows ${alertRows}${rule} (${alerts}); warming up ${warmingUp}`,
       );
     });
 }

@@ -1,5 +1,5 @@
 /** Turns closed buckets into table rows and writes them; resolves only when ClickHouse acknowledged all. */
-import { FEATURE_SET, SPEC_HASH, type FeatureRow } from '../features/index.js';
+import { CLASSES, FEATURE_SET, SPEC_HASH, type FeatureRow } from '../features/index.js';
 import type { DeadLetter, DeadLetterSink } from '../dlq/index.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import { ENGINE_VERSION } from '../shared/version.js';
@@ -24,7 +24,19 @@ export interface ScoredLike {
   readonly probabilities: ArrayLike<number>;
   readonly predictedIndex: number;
   readonly predictedClass: string;
+  /** The package's decision (src/score/decision.ts): bit i − 1 for alerting class i of CLASSES. */
+  readonly alertMask: number;
+  /** Strongest alerting class, `none` when nothing alerts. */
+  readonly alertClass: string;
+  readonly warmingUp: boolean;
   readonly modelVersion: string;
+}
+
+/** CLASSES named by an alert mask (the package's classes equal the engine's: checked at load). */
+function alertComponents(mask: number): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < CLASSES.length; i++) if ((mask & (1 << (i - 1))) !== 0) out.push(CLASSES[i] as string);
+  return out;
 }
 
 export interface SourceCoordinates {
@@ -58,6 +70,10 @@ function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: string): 
     p_comp4: p[4] ?? 0,
     predicted_class: s.predictedClass,
     predicted_index: s.predictedIndex,
+    alert: s.alertMask === 0 ? 0 : 1,
+    alert_class: s.alertClass,
+    alert_components: alertComponents(s.alertMask),
+    warming_up: s.warmingUp ? 1 : 0,
     model_version: s.modelVersion,
     spec_hash: SPEC_HASH,
     scored_at: scoredAt,

@@ -19,6 +19,17 @@ export {
   type EngineSpec,
   type LoadModelPackageOptions,
 } from './model-package.js';
+export {
+  decisionRule,
+  warmUpPairs,
+  isWarmingUp,
+  alertMask,
+  strongestAlert,
+  alertClasses,
+  MAX_ALERT_CLASSES,
+  type DecisionRule,
+  type DecisionSource,
+} from './decision.js';
 export { createOnnxScorer, sessionOptions, type OnnxSessionOptions } from './onnx-session.js';
 export { createWorkerScorer, type WorkerScorerOptions } from './worker-scorer.js';
 export { createMicroBatcher, type MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';

@@ -1,5 +1,6 @@
 import type { ClassName } from '../features/index.js';
 import { PdmError } from '../shared/errors.js';
+import { alertMask, isWarmingUp, strongestAlert, type DecisionRule } from './decision.js';
 import type { ScoreInputRow, ScoredRow, Scorer } from './types.js';
 
 export interface MicroBatcherOptions {
@@ -16,6 +17,11 @@ export interface MicroBatcherOptions {
   readonly classes: readonly ClassName[];
   /** Written into every result (ModelPackage.modelVersion). */
   readonly modelVersion: string;
+  /**
+   * The package's decision rule (`decisionRule(pkg)`), applied to every row. Required: a caller that
+   * forgets it would publish argmax alerts, which miss the precision goal.
+   */
+  readonly decision: DecisionRule;
   /**
    * Runs handed to the scorer before the earlier ones finished (the worker still runs them one at a time,
    * in order): with 2, the next tensor is already queued in the worker when the current run ends, which
@@ -66,7 +72,8 @@ interface Slot {
 }
 
 export function createMicroBatcher(options: MicroBatcherOptions): MicroBatcher {
-  const { scorer, nFeatures, classes, modelVersion, onRun } = options;
+  const { scorer, nFeatures, classes, modelVersion, onRun, decision } = options;
+  const { thresholds, warmUpPairs } = decision;
   const maxRows = options.maxRows ?? 512;
   const maxWaitMs = options.maxWaitMs ?? 200;
   if (!Number.isInteger(maxRows) || maxRows < 1)
@@ -158,12 +165,20 @@ export function createMicroBatcher(options: MicroBatcherOptions): MicroBatcher {
       const p = probs.subarray(r * nClasses, (r + 1) * nClasses);
       let best = 0;
       for (let k = 1; k < nClasses; k++) if ((p[k] as number) > (p[best] as number)) best = k;
+      // The decision reads the row's float64 values: the warm-up test is an exact equality of two windows.
+      const warmingUp = isWarmingUp(slot.row.values, warmUpPairs);
+      const mask = warmingUp ? 0 : alertMask(p, thresholds);
+      const strongest = strongestAlert(p, thresholds, mask);
       slot.ticket.results[slot.index] = {
         machineId: slot.row.machineId,
         bucketMs: slot.row.bucketMs,
         probabilities: p,
         predictedIndex: best,
         predictedClass: classes[best] as ClassName,
+        alertMask: mask,
+        alertIndex: strongest,
+        alertClass: classes[strongest] as ClassName,
+        warmingUp,
         modelVersion,
       };
       if (--slot.ticket.remaining === 0) slot.ticket.resolve(slot.ticket.results);

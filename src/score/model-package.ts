@@ -31,6 +31,8 @@ const MODEL_JSON = z.looseObject({
     .looseObject({
       kind: z.literal('per-class-threshold'),
       thresholds: z.record(z.string(), z.number().min(0).max(1)),
+      /** Warming-up rows (see decision.ts): 'suppress' never alerts on them, 'score' lets the model decide. */
+      warmingUp: z.enum(['suppress', 'score']).optional(),
     })
     .optional(),
 });
@@ -70,6 +72,8 @@ export interface ModelPackage {
    * alertThresholds[i]`; index 0 (`none`) is never alerted (Infinity). Undefined when the package has none.
    */
   readonly alertThresholds: Float64Array | undefined;
+  /** `alertRule.warmingUp`: whether warming-up rows are kept from alerting. @default 'suppress' */
+  readonly warmingUp: 'suppress' | 'score';
   /** The whole model.json, for reporting (metrics, ranges, library versions). */
   readonly meta: ModelJson;
 }
@@ -211,6 +215,7 @@ export async function loadModelPackage(
     inputName: meta.onnx.inputName,
     outputName: meta.onnx.probabilitiesOutput,
     alertThresholds,
+    warmingUp: meta.alertRule?.warmingUp ?? 'suppress',
     meta,
   });
 }

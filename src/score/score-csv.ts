@@ -1,12 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { PdmError } from '../shared/errors.js';
+import { alertClasses } from './decision.js';
 import type { ScoreInputRow, ScoredRow } from './types.js';
 
 /**
  * CSV in and out of batch scoring (`pdm-stream score`). Input is the file of `features build`:
  * `machineId,bucketTs,<feature names>[,label]`; columns are matched by name, so only the model's features
- * need to be there. Output: `machineId,bucketTs,p_<class>…,predicted,modelVersion`.
+ * need to be there. Output: `machineId,bucketTs,p_<class>…,predicted,modelVersion,alert,alertComponents,warmingUp`:
+ * `predicted` is the argmax ("most likely"); `alert` the strongest alerting component of the package's
+ * decision or `none`, `alertComponents` every alerting component joined by `|` (empty: none), `warmingUp`
+ * 1 when the row's windows do not cover its history yet (it never alerts then). The decision columns come
+ * last so that readers of the older layout keep working.
  */
 export interface FeatureCsvOptions {
   /** Feature names the model takes, in its input order. */
@@ -88,7 +93,16 @@ export async function* readFeatureCsv(
 
 export function scoreCsvHeader(classes: readonly string[]): string {
   return (
-    ['machineId', 'bucketTs', ...classes.map((c) => `p_${c}`), 'predicted', 'modelVersion'].join(',') + '\n'
+    [
+      'machineId',
+      'bucketTs',
+      ...classes.map((c) => `p_${c}`),
+      'predicted',
+      'modelVersion',
+      'alert',
+      'alertComponents',
+      'warmingUp',
+    ].join(',') + '\n'
   );
 }
 
@@ -104,12 +118,14 @@ export function formatFloat32(x: number): string {
   return String(Number(x.toPrecision(9)));
 }
 
-export function formatScoredRows(rows: readonly ScoredRow[]): string {
+/** Rows in the layout of {@link scoreCsvHeader}; `classes` names the bits of `alertMask`. */
+export function formatScoredRows(rows: readonly ScoredRow[], classes: readonly string[]): string {
   let out = '';
   for (const r of rows) {
     out += `${r.machineId},${r.bucketMs}`;
     for (const p of r.probabilities) out += `,${formatFloat32(p)}`;
-    out += `,${r.predictedClass},${r.modelVersion}\n`;
+    const components = r.alertMask === 0 ? '' : alertClasses(r.alertMask, classes).join('|');
+    out += `,${r.predictedClass},${r.modelVersion},${r.alertClass},${components},${r.warmingUp ? 1 : 0}\n`;
   }
   return out;
 }

@@ -34,6 +34,16 @@ export interface ScoredRow {
   /** Index into CLASSES of the largest probability (first one on ties, like numpy's argmax). */
   readonly predictedIndex: number;
   readonly predictedClass: ClassName;
+  /**
+   * The package's decision (decision.ts): bit i − 1 set when class i alerts (P ≥ its threshold, not
+   * warming up). This, not the argmax, is what alerts and reports act on.
+   */
+  readonly alertMask: number;
+  /** The strongest alerting class (largest P / threshold), 0 (`none`) when nothing alerts. */
+  readonly alertIndex: number;
+  readonly alertClass: ClassName;
+  /** The row's windows do not yet cover 36 h of history: it does not alert (decision.ts). */
+  readonly warmingUp: boolean;
   /** `<name>/<version>` of the model package. */
   readonly modelVersion: string;
 }

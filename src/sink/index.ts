@@ -6,6 +6,16 @@ export {
 } from './clickhouse.js';
 export { bindParams, quoteString, type QueryParams, type QueryParamValue } from './bind.js';
 export { migrate, MIGRATIONS, quoteIdent, type Migration, type MigrationReport } from './migrations.js';
+export {
+  ACCESS_ROLES,
+  accessStatements,
+  applyAccess,
+  grantAccess,
+  roleName,
+  supportsAccessControl,
+  type AccessReport,
+  type AccessRole,
+} from './access.js';
 export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export {
   TABLES,

@@ -6,6 +6,8 @@
  * parts merge; readers get exactly one row per key with `FINAL` or through the `*_latest` views.
  */
 import { FEATURE_NAMES, FEATURE_SET, SPEC_HASH } from '../features/index.js';
+import { ConfigError, PdmError } from '../shared/errors.js';
+import { grantAccess, type AccessReport } from './access.js';
 import type { ClickHouseConnection, ServerCapabilities } from './clickhouse.js';
 import { formatInstant, TABLES, type FeatureSetRow } from './tables.js';
 
@@ -201,6 +203,30 @@ GROUP BY reason, topic`,
       ];
     },
   },
+  {
+    version: 6,
+    name: "predictions: the package's decision (alert, alert_class, alert_components, warming_up)",
+    columns(_db, caps) {
+      const t = types(caps);
+      // No DEFAULT clauses: rows written before this migration were decided by argmax only; they read as
+      // "no alert" (0, '', []), never as a decision the package did not make.
+      return [
+        { table: 'predictions', name: 'alert', definition: 'UInt8' },
+        { table: 'predictions', name: 'alert_class', definition: t.lowCard },
+        { table: 'predictions', name: 'alert_components', definition: 'Array(String)' },
+        { table: 'predictions', name: 'warming_up', definition: 'UInt8' },
+      ];
+    },
+    statements(db) {
+      const d = quoteIdent(db);
+      // 18.16 fixes a view's columns when it is created: re-create predictions_latest so that it shows the
+      // new columns. Dropping and creating is harmless when a concurrent migrate does the same.
+      return [
+        `DROP TABLE IF EXISTS ${d}.predictions_latest`,
+        `CREATE VIEW IF NOT EXISTS ${d}.predictions_latest AS SELECT * FROM ${d}.predictions FINAL`,
+      ];
+    },
+  },
 ];
 
 /**
@@ -250,6 +276,8 @@ export interface MigrationReport {
   readonly alreadyApplied: number;
   /** The feature set row of this engine; `written` is false when its spec hash was already there. */
   readonly featureSet: FeatureSetSpec & { readonly written: boolean };
+  /** Roles granted on servers with SQL access control (src/sink/access.ts), or why not. */
+  readonly access: AccessReport;
 }
 
 /**
@@ -289,20 +317,25 @@ export async function registerFeatureSet(
 export async function migrate(ch: ClickHouseConnection, db: string): Promise<MigrationReport> {
   const server = await ch.capabilities();
   const d = quoteIdent(db);
-  await ch.exec(`CREATE DATABASE IF NOT EXISTS ${d}`);
-  await ch.exec(
-    `CREATE TABLE IF NOT EXISTS ${d}.schema_migrations (
+  // Nothing pending → no DDL at all: the engine runs this at start as a user without DDL rights
+  // (deploy/clickhouse/); the migrator applies what is pending (`pdm-stream migrate`).
+  let done = await appliedVersions(ch, db);
+  if (done === undefined || MIGRATIONS.some((m) => !done?.has(m.version))) {
+    try {
+      await ch.exec(`CREATE DATABASE IF NOT EXISTS ${d}`);
+      await ch.exec(
+        `CREATE TABLE IF NOT EXISTS ${d}.schema_migrations (
   version UInt32,
   name String,
   applied_at DateTime('UTC'),
   server_version String
 ) ENGINE = ReplacingMergeTree() ORDER BY version`,
-  );
-  const done = new Set(
-    (await ch.query<{ version: number | string }>(`SELECT version FROM ${d}.schema_migrations`)).map((r) =>
-      Number(r.version),
-    ),
-  );
+      );
+    } catch (err) {
+      throw ddlDenied(err, db);
+    }
+    done = (await appliedVersions(ch, db)) ?? new Set<number>();
+  }
   const applied: { version: number; name: string }[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
@@ -320,5 +353,34 @@ export async function migrate(ch: ClickHouseConnection, db: string): Promise<Mig
   }
   const featureSet = currentFeatureSet();
   const written = await registerFeatureSet(ch, db, featureSet);
-  return { server, applied, alreadyApplied: done.size, featureSet: { ...featureSet, written } };
+  const access = await grantAccess(ch, db, server);
+  return { server, applied, alreadyApplied: done.size, featureSet: { ...featureSet, written }, access };
+}
+
+/** Versions recorded in `<db>.schema_migrations`, or undefined when the table is not there yet. */
+async function appliedVersions(ch: ClickHouseConnection, db: string): Promise<Set<number> | undefined> {
+  const [t] = await ch.query<{ n: number | string }>(
+    'SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {table:String}',
+    { db, table: 'schema_migrations' },
+  );
+  if (Number(t?.n ?? 0) === 0) return undefined;
+  const rows = await ch.query<{ version: number | string }>(
+    `SELECT version FROM ${quoteIdent(db)}.schema_migrations`,
+  );
+  return new Set(rows.map((r) => Number(r.version)));
+}
+
+/**
+ * ClickHouse's answers to DDL from a user who may not run it: 392 (18.x `allow_ddl=0`), 164 (`readonly`),
+ * 497 (access denied by grants), 291 (database not allowed for the user).
+ */
+const DDL_DENIED = new Set(['CLICKHOUSE_392', 'CLICKHOUSE_164', 'CLICKHOUSE_497', 'CLICKHOUSE_291']);
+
+function ddlDenied(err: unknown, db: string): unknown {
+  if (!(err instanceof PdmError) || !DDL_DENIED.has(err.code)) return err;
+  return new ConfigError(
+    `database ${db} has pending migrations and this ClickHouse user may not run DDL: run \`pdm-stream migrate\` ` +
+      `as the migrator user (deploy/clickhouse/), then start again (${err.message})`,
+    { code: 'MIGRATION_NOT_PERMITTED', stage: 'sink', cause: err },
+  );
 }

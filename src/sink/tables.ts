@@ -18,6 +18,14 @@ export interface PredictionRow {
   readonly p_comp4: number;
   readonly predicted_class: string;
   readonly predicted_index: number;
+  /** 1 when the package's decision alerts for some component (migration 6). */
+  readonly alert: number;
+  /** Strongest alerting component, `none` when the row does not alert. */
+  readonly alert_class: string;
+  /** Every alerting component, in class order. */
+  readonly alert_components: readonly string[];
+  /** 1 while the machine's windows do not cover its history yet; such a row never alerts. */
+  readonly warming_up: number;
   readonly model_version: string;
   readonly spec_hash: string;
   readonly scored_at: string;

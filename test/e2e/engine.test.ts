@@ -5,6 +5,8 @@
  * injected bad messages each produce exactly one dead letter with the right reason; no valid record is
  * dead-lettered.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createCodec,
@@ -55,6 +57,25 @@ describe('engine end to end', () => {
 
     const cmp = compareWithBatch(expected, await streamedRows(e));
     expectSameAsBatch(cmp);
+    // Issue 13: the package's decision (alerting components, warming up) streamed equals `score`'s.
+    const decided = (m: unknown, b: unknown, alert: string, components: string, warm: unknown) =>
+      `${String(m)}:${String(b)} ${alert} ${components} ${String(warm)}`;
+    const scores = readFileSync(join(e.tmp, 'scores.csv'), 'utf8').trim().split('\n');
+    const col = (name: string) => (scores[0] ?? '').split(',').indexOf(name);
+    const [cAlert, cComponents, cWarm] = [col('alert'), col('alertComponents'), col('warmingUp')];
+    const batchDecisions = scores.slice(1).map((line) => {
+      const c = line.split(',');
+      return decided(c[0], Number(c[1]) / 1000, c[cAlert] ?? '', c[cComponents] ?? '', c[cWarm]);
+    });
+    const streamedDecisions = (
+      await e.ch.query<{ m: number; b: number; a: string; c: string[]; w: number }>(
+        `SELECT machine_id AS m, toUInt32(bucket_ts) AS b, alert_class AS a, alert_components AS c, warming_up AS w
+FROM ${quoteIdent(e.database)}.predictions FINAL`,
+      )
+    ).map((r) => decided(r.m, r.b, r.a, r.c.join('|'), r.w));
+    expect(streamedDecisions.sort()).toEqual(batchDecisions.sort());
+    // Each machine's first two buckets are warming up (6 machines start together).
+    expect(batchDecisions.filter((d) => d.endsWith(' 1')).length).toBe(12);
     const report = await cli(['report'], e.env);
     expect(report).toContain(`predictions: ${expected.size} for 6 machines`);
     expect(report).toMatch(/dead letters: none/);

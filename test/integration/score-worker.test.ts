@@ -9,6 +9,7 @@ import {
   createMicroBatcher,
   createPackageScorer,
   createWorkerScorer,
+  decisionRule,
   loadModelPackage,
   type ModelPackage,
 } from '../../src/score/index.js';
@@ -78,6 +79,7 @@ describe('worker scorer', () => {
       nFeatures: pkg.nFeatures,
       classes: pkg.classes,
       modelVersion: pkg.modelVersion,
+      decision: decisionRule(pkg),
     });
     try {
       const scored = await batcher.submit(
@@ -161,7 +163,9 @@ describe('pdm-stream score (CLI)', () => {
     const { stderr } = await cli(['--csv', csv, '--model', DEFAULT_PACKAGE, '--out', out, '--max-rows', '5']);
     expect(stderr).toContain(`scored ${fx.rows.length} rows with pdm-default/1`);
     const [header, ...rows] = (await readFile(out, 'utf8')).trim().split('\n');
-    expect(header).toBe('machineId,bucketTs,p_none,p_comp1,p_comp2,p_comp3,p_comp4,predicted,modelVersion');
+    expect(header).toBe(
+      'machineId,bucketTs,p_none,p_comp1,p_comp2,p_comp3,p_comp4,predicted,modelVersion,alert,alertComponents,warmingUp',
+    );
     expect(rows).toHaveLength(fx.rows.length);
     const got = rows.flatMap((line) => line.split(',').slice(2, 7).map(Number));
     expect(maxAbsDiff(got, fx.probabilities)).toBeLessThanOrEqual(1e-6);
@@ -171,7 +175,15 @@ describe('pdm-stream score (CLI)', () => {
       expect(cells[8]).toBe('pdm-default/1');
       const p = cells.slice(2, 7).map(Number);
       expect(cells[7]).toBe(pkg.classes[p.indexOf(Math.max(...p))]);
+      // The package's decision, applied independently: P(c) ≥ t_c (fixture rows are not warming up).
+      const t = pkg.meta.alertRule?.thresholds ?? {};
+      const alerting = pkg.classes.slice(1).filter((c, k) => (p[k + 1] ?? 0) >= (t[c] ?? Infinity));
+      expect(cells[10]).toBe(alerting.join('|'));
+      expect(cells[9]).toBe(alerting.length === 0 ? 'none' : cells[9]);
+      if (alerting.length > 0) expect(alerting).toContain(cells[9]);
+      expect(cells[11]).toBe('0');
     });
+    expect(stderr).toMatch(/alerting rows \d+ \(comp1 \d+, comp2 \d+, comp3 \d+, comp4 \d+\); warming up 0/);
   });
 
   it('refuses a package of another feature spec with exit code 2 and says what differs', async () => {

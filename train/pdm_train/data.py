@@ -28,6 +28,8 @@ class FeatureSet:
     # fitted on exactly the values the scorer will feed it.
     X: np.ndarray
     y: np.ndarray  # int64 class index
+    # warming[i]: row i is warming up (evaluate.warming_up on the float64 values); None when not computed.
+    warming: np.ndarray | None = None
 
 
 def load_features(path: str, expect_spec_hash: str | None = None) -> FeatureSet:
@@ -76,7 +78,14 @@ def load_features(path: str, expect_spec_hash: str | None = None) -> FeatureSet:
         bucket_ms=df["bucketTs"].to_numpy(dtype=np.int64)[order],
         X=X64.astype(np.float32)[order],
         y=y[order],
+        warming=_warming_up(X64)[order],
     )
+
+
+def _warming_up(X64: np.ndarray) -> np.ndarray:
+    from .evaluate import warming_up  # evaluate imports this module
+
+    return warming_up(X64, list(FEATURE_NAMES))
 
 
 def _first_diff(got, expected) -> str:

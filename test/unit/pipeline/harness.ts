@@ -76,6 +76,9 @@ export function createTestScorer(): RowScorer & { readonly calls: (readonly Feat
           probabilities: [0.5, r.machineId, r.bucketMs / H, 0, 0],
           predictedIndex: 0,
           predictedClass: CLASSES[0],
+          alertMask: 0,
+          alertClass: CLASSES[0],
+          warmingUp: false,
           modelVersion: MODEL_VERSION,
         })),
       );

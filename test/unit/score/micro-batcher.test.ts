@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CLASSES } from '../../../src/features/index.js';
-import { createMicroBatcher, type Scorer, type ScoreInputRow } from '../../../src/score/index.js';
+import {
+  createMicroBatcher,
+  type DecisionRule,
+  type Scorer,
+  type ScoreInputRow,
+} from '../../../src/score/index.js';
 
 const N_FEATURES = 3;
 
@@ -59,6 +64,9 @@ function rows(n: number, from = 0): ScoreInputRow[] {
   }));
 }
 
+/** No thresholds, no warm-up features: the batching tests do not depend on the decision. */
+const NO_DECISION: DecisionRule = { thresholds: undefined, warmUpPairs: new Int32Array(0) };
+
 function batcher(scorer: Scorer, maxRows: number, maxWaitMs: number, maxRunsInFlight?: number) {
   return createMicroBatcher({
     scorer,
@@ -68,6 +76,7 @@ function batcher(scorer: Scorer, maxRows: number, maxWaitMs: number, maxRunsInFl
     nFeatures: N_FEATURES,
     classes: CLASSES,
     modelVersion: 'test/7',
+    decision: NO_DECISION,
   });
 }
 

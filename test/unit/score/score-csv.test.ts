@@ -58,20 +58,48 @@ describe('formatFloat32', () => {
 });
 
 describe('score CSV output', () => {
-  it('has one probability column per class, the predicted class and the model version', () => {
+  const base = {
+    machineId: 3,
+    bucketMs: 86_400_000,
+    predictedIndex: 1,
+    predictedClass: 'comp1',
+    modelVersion: 'pdm-default/1',
+  } as const;
+
+  it('has one probability column per class, the argmax, the model version, then the decision columns', () => {
     expect(scoreCsvHeader(['none', 'comp1'])).toBe(
-      'machineId,bucketTs,p_none,p_comp1,predicted,modelVersion\n',
+      'machineId,bucketTs,p_none,p_comp1,predicted,modelVersion,alert,alertComponents,warmingUp\n',
     );
-    const text = formatScoredRows([
-      {
-        machineId: 3,
-        bucketMs: 86_400_000,
-        probabilities: Float32Array.from([0.25, 0.75]),
-        predictedIndex: 1,
-        predictedClass: 'comp1',
-        modelVersion: 'pdm-default/1',
-      },
+    const text = formatScoredRows(
+      [
+        {
+          ...base,
+          probabilities: Float32Array.from([0.25, 0.75]),
+          alertMask: 0,
+          alertIndex: 0,
+          alertClass: 'none',
+          warmingUp: false,
+        },
+      ],
+      ['none', 'comp1'],
+    );
+    expect(text).toBe('3,86400000,0.25,0.75,comp1,pdm-default/1,none,,0\n');
+  });
+
+  it('writes every alerting component joined by | and the strongest one, and marks warming-up rows', () => {
+    const classes = ['none', 'comp1', 'comp2', 'comp3', 'comp4'];
+    const probabilities = Float32Array.from([0.1, 0.3, 0.1, 0.5, 0.0]);
+    const text = formatScoredRows(
+      [
+        { ...base, probabilities, alertMask: 0b0101, alertIndex: 3, alertClass: 'comp3', warmingUp: false },
+        { ...base, probabilities, alertMask: 0, alertIndex: 0, alertClass: 'none', warmingUp: true },
+      ],
+      classes,
+    );
+    expect(text.split('\n')).toEqual([
+      '3,86400000,0.1,0.3,0.1,0.5,0,comp1,pdm-default/1,comp3,comp1|comp3,0',
+      '3,86400000,0.1,0.3,0.1,0.5,0,comp1,pdm-default/1,none,,1',
+      '',
     ]);
-    expect(text).toBe('3,86400000,0.25,0.75,comp1,pdm-default/1\n');
   });
 });
