@@ -79,7 +79,7 @@ cat <<EOT
 The stack is still running:
   node bin/pdm-stream.js stack status
   CLICKHOUSE_DATABASE=$DB node bin/pdm-stream.js report
-  curl -s 'http://127.0.0.1:8123/?query=SELECT+machine_id,bucket_ts,predicted_class,p_comp1,p_comp2,p_comp3,p_comp4+FROM+$DB.predictions_latest+ORDER+BY+bucket_ts+DESC+LIMIT+10'
+  curl -s 'http://127.0.0.1:8123/?query=SELECT+machine_id,bucket_ts,alert_class,warming_up,predicted_class,p_comp1,p_comp2,p_comp3,p_comp4+FROM+$DB.predictions_latest+ORDER+BY+bucket_ts+DESC+LIMIT+10'
   curl -s 'http://127.0.0.1:8123/?query=SELECT+reason,count()+FROM+$DB.dead_letters_latest+GROUP+BY+reason'
   PDM_TOPIC_PREFIX=${PDM_TOPIC_PREFIX:-pdm.} PDM_GROUP_ID=${PDM_GROUP_ID:-pdm-stream} CLICKHOUSE_DATABASE=$DB node bin/pdm-stream.js run   # the engine again (Ctrl-C stops it)
   npm run stack -- down             # stop Kafka, the registry and ClickHouse

@@ -21,6 +21,12 @@ export function registerMigrateCommand(program: Command): void {
         console.log(
           `feature set ${f.featureSet} (${f.featureNames.length} features, spec ${f.specHash.slice(0, 12)}…) ${f.written ? 'registered in' : 'already in'} ${config.clickhouse.database}.feature_sets`,
         );
+        const a = report.access;
+        console.log(
+          a.granted
+            ? `access: roles ${a.roles.join(', ')} granted (see deploy/clickhouse/access.sql for their users)`
+            : `access: no grants (${a.reason})`,
+        );
         console.log(
           report.applied.length === 0
             ? `database ${config.clickhouse.database} is up to date (${report.alreadyApplied} migrations)`
