@@ -11,7 +11,7 @@
  * `insert` call site in src/ ran, so that SQL added later without a driver here fails the test.
  * Dashboards (deploy/grafana) and runbooks (deploy/prometheus/rules.yml) are scanned for ClickHouse SQL.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../../src/cli/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -25,6 +25,7 @@ import {
 import { FEATURE_COUNT } from '../../src/features/index.js';
 import { planRestore } from '../../src/pipeline/index.js';
 import { emit } from '../../src/pipeline/outputs.js';
+import { DEAD_LETTER_REASONS } from '../../src/shared/errors.js';
 import { createEngineMetrics } from '../../src/shared/metrics.js';
 import {
   accessStatements,
@@ -41,6 +42,7 @@ import {
 } from '../../src/sink/index.js';
 import { startChdb, serveChdbHttp, type ChdbEngine, type ChdbHttp } from '../support/chdb.js';
 import { staticSites } from '../support/clickhouse-sites.js';
+import { dashboardQueries, expandClickHouseQuery, isClickHouse } from '../support/grafana-dashboards.js';
 
 // Every connection the product opens (the CLI opens its own) notes the src/ line of each call.
 const seen = vi.hoisted(() => ({ sites: new Set<string>() }));
@@ -371,23 +373,17 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
   });
 
   it('dashboards and runbooks: their ClickHouse SQL runs', async () => {
-    const sql: string[] = [];
-    const dir = new URL('../../deploy/grafana/dashboards/', import.meta.url);
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-      const walk = (o: unknown, clickhouse: boolean): void => {
-        if (Array.isArray(o)) for (const x of o) walk(x, clickhouse);
-        else if (typeof o === 'object' && o !== null) {
-          const rec = o as Record<string, unknown>;
-          const ds = JSON.stringify(rec['datasource'] ?? '');
-          const ch2 = clickhouse || /clickhouse/i.test(ds);
-          for (const k of ['rawSql', 'query', 'sql'])
-            if (ch2 && typeof rec[k] === 'string' && /\bSELECT\b/i.test(rec[k]))
-              sql.push(grafanaMacros(rec[k]));
-          for (const v of Object.values(rec)) walk(v, ch2);
-        }
-      };
-      walk(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), false);
-    }
+    // Every ClickHouse query of the dashboards (panels, variables, annotations), expanded as Grafana and the
+    // plugin send them (test/support/grafana-dashboards.ts) for the last hour, machine 1, every reason.
+    const sql = dashboardQueries()
+      .filter(isClickHouse)
+      .map((q) =>
+        expandClickHouseQuery(q.text, {
+          fromMs: NOW_MS - HOUR_MS,
+          toMs: NOW_MS,
+          vars: { database: DB, machine: '1', reason: [...DEAD_LETTER_REASONS] },
+        }),
+      );
     const dashboards = sql.length;
     // Runbook SQL in alert descriptions: `SELECT … FROM pdm.…` up to a quote, a `;` or a prose aside.
     const rules = readFileSync(new URL('../../deploy/prometheus/rules.yml', import.meta.url), 'utf8');
@@ -443,19 +439,55 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
     expect(failed).toEqual([]);
   });
 
+  it('CLI: rescore (issue 13) of the logged vectors, in keyset pages, an empty range, a dry run', async () => {
+    const from = http.statements.length;
+    const saved = process.env['CLICKHOUSE_DATABASE'];
+    const savedUrl = process.env['CLICKHOUSE_URL'];
+    Object.assign(process.env, { CLICKHOUSE_URL: http.url, CLICKHOUSE_DATABASE: DB });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const exitCode = process.exitCode;
+    // The vectors the engine-writes test logged: machines 1..3, one bucket, scored by MODEL on partition 2.
+    const bucketMs = Math.floor(NOW_MS / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const range = ['--from', String(bucketMs), '--to', String(bucketMs + HOUR_MS), '--no-progress'];
+    const commands: Record<string, () => Promise<unknown>> = {};
+    for (const args of [
+      ['rescore', ...range, '--batch-rows', '2'], // a second page after a key: the keyset condition
+      ['rescore', ...range, '--machines', '1,3-9', '--dry-run'],
+      ['rescore', '--from', '2001-01-01', '--to', '2001-01-02', '--no-progress'], // empty: the span query
+    ]) {
+      Object.assign(commands, {
+        [args.join(' ')]: async () => {
+          process.exitCode = 0;
+          await buildProgram().exitOverride().parseAsync(args, { from: 'user' });
+          check(process.exitCode === 0, `exit code ${String(process.exitCode)}`);
+        },
+      });
+    }
+    let problems: string[];
+    try {
+      problems = await steps(commands);
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+      process.exitCode = exitCode;
+      for (const [k, v] of [
+        ['CLICKHOUSE_DATABASE', saved],
+        ['CLICKHOUSE_URL', savedUrl],
+      ] as const) {
+        if (v === undefined) Reflect.deleteProperty(process.env, k);
+        else process.env[k] = v;
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(failures(from)).toEqual([]);
+    const r = await engine.run(
+      `SELECT machine_id, source_topic, source_partition FROM ${DB}.predictions FINAL WHERE model_version = 'pdm-default/1' ORDER BY machine_id FORMAT CSV`,
+    );
+    expect(r.data.trim().split('\n')).toEqual(['1,"rescore",2', '2,"rescore",2', '3,"rescore",2']);
+  });
+
   it('every ClickHouse call site in src/ ran above (add a driver here for new SQL)', () => {
     expect(staticSites().filter((s) => !seen.sites.has(s))).toEqual([]);
   });
 });
-
-/** Grafana's ClickHouse macros, expanded as the plugin does for a last-hour range. */
-function grafanaMacros(q: string): string {
-  const from = Math.floor((NOW_MS - HOUR_MS) / 1000);
-  const to = Math.floor(NOW_MS / 1000);
-  return q
-    .replace(/\$__timeFilter\((\w+)\)/g, `$1 >= toDateTime(${from}) AND $1 <= toDateTime(${to})`)
-    .replace(/\$__fromTime/g, `toDateTime(${from})`)
-    .replace(/\$__toTime/g, `toDateTime(${to})`)
-    .replace(/\$__interval_s/g, '60')
-    .replace(/\$\{?__database\}?|\$\{?database\}?/g, DB);
-}
