@@ -4,6 +4,7 @@ import { registerDlqCommand } from './dlq.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerReportCommand } from './report.js';
+import { registerRescoreCommand } from './rescore.js';
 import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerScoreCommand } from './score.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerFeaturesCommand(program);
   registerMigrateCommand(program);
   registerReportCommand(program);
+  registerRescoreCommand(program);
   registerRunCommand(program);
   registerSchemasCommand(program);
   registerScoreCommand(program);

@@ -11,4 +11,5 @@ export {
   type SideProgress,
   type SideEnds,
 } from './side-progress.js';
-export type { RowScorer, ScoredLike, OutputWriters } from './outputs.js';
+export { predictionRow } from './outputs.js';
+export type { RowScorer, ScoredLike, OutputWriters, SourceCoordinates } from './outputs.js';

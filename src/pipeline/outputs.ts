@@ -58,7 +58,8 @@ export interface EmitContext {
   readonly metrics: EngineMetrics;
 }
 
-function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: string): PredictionRow {
+/** The `predictions` row of a scored row (also used by `rescore`, so both write the same fields). */
+export function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: string): PredictionRow {
   const p = s.probabilities;
   return {
     machine_id: s.machineId,

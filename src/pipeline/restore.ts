@@ -46,8 +46,13 @@ export async function planRestore(o: PlanRestoreOptions): Promise<RestorePlan> {
     machine_id: number | string;
     last: number | string;
     partition: number | string;
+    located: number | string;
   }>(
-    `SELECT machine_id, toUInt32(max(bucket_ts)) AS last, argMax(source_partition, bucket_ts) AS partition
+    // Rows written by `rescore` for buckets the engine never scored carry source_partition −1: they say
+    // nothing about where the machine's events live, so only the engine's own rows place a machine.
+    `SELECT machine_id, toUInt32(max(bucket_ts)) AS last,
+  argMaxIf(source_partition, bucket_ts, source_partition >= 0) AS partition,
+  countIf(source_partition >= 0) AS located
 FROM ${quoteIdent(o.database)}.${TABLES.predictions}
 WHERE model_version = {mv:String}
 GROUP BY machine_id`,
@@ -61,6 +66,7 @@ GROUP BY machine_id`,
     const lastMs = Number(r.last) * 1000;
     const p = Number(r.partition);
     resumeAfter.set(machineId, lastMs);
+    if (Number(r.located) === 0) continue;
     homePartition.set(machineId, p);
     const span = byPartition.get(p) ?? { oldest: lastMs, newest: lastMs };
     byPartition.set(p, { oldest: Math.min(span.oldest, lastMs), newest: Math.max(span.newest, lastMs) });

@@ -18,6 +18,18 @@ export {
 } from './access.js';
 export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export {
+  createFeatureVectorReader,
+  selectionSql,
+  sourceKey,
+  type FeatureVectorReader,
+  type FeatureVectorSelection,
+  type LoggedVector,
+  type MachineIdRange,
+  type PredictionSource,
+  type SpecHashCensus,
+  type VectorKey,
+} from './feature-vector-reader.js';
+export {
   TABLES,
   formatDateTime,
   formatInstant,

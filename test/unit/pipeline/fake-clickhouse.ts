@@ -85,6 +85,7 @@ function answerRestoreQuery(rows: readonly StoredPrediction[], params: QueryPara
     last: String(v.ms / 1000),
     partition: String(v.partition),
     source_partition: String(v.partition),
+    located: '1',
   }));
 }
 
