@@ -37,6 +37,10 @@ export async function e2eEnv(extra: Record<string, string> = {}): Promise<E2eEnv
     LOG_LEVEL: 'info',
     // A SIGKILLed engine's partitions move to the restarted one after this long.
     PDM_KAFKA_SESSION_TIMEOUT_MS: '8000',
+    // waitCaughtUp trusts pdm_consumer_lag_messages, which `run` reads from the broker every
+    // PDM_LAG_POLL_MS; at the default 10 s the figure is up to 10 s old (a 0 read before records arrived,
+    // or a backlog already consumed that holds the wait).
+    PDM_LAG_POLL_MS: '1000',
     ...extra,
   };
   const config = testConfig(env);
