@@ -24,9 +24,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { predictionRow, type SourceCoordinates } from '../pipeline/index.js';
 import {
-  createMicroBatcher,
-  createPackageScorer,
-  decisionRule,
+  createPackageBatcher,
   loadModelPackage,
   type MicroBatcher,
   type ModelPackage,
@@ -339,15 +337,10 @@ export function registerRescoreCommand(program: Command): void {
           `rescore: ignoring ${others.reduce((n, c) => n + c.rows, 0)} vectors of other spec hashes in the range (${others.map((c) => c.specHash).join(', ')})`,
         );
       }
-      const batcher = createMicroBatcher({
-        scorer: await createPackageScorer(pkg),
+      const batcher = await createPackageBatcher(pkg, {
         maxRows: config.score.maxRows,
         // Pages are submitted whole: runs fill at once, and a page's remainder need not wait for company.
         maxWaitMs: 0,
-        nFeatures: pkg.nFeatures,
-        classes: pkg.classes,
-        modelVersion: pkg.modelVersion,
-        decision: decisionRule(pkg),
       });
       const writer = opts.dryRun
         ? undefined

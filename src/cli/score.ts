@@ -3,9 +3,7 @@ import { once } from 'node:events';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import {
-  createMicroBatcher,
-  createPackageScorer,
-  decisionRule,
+  createPackageBatcher,
   formatScoredRows,
   loadModelPackage,
   readFeatureCsv,
@@ -57,15 +55,9 @@ export function registerScoreCommand(program: Command): void {
       const config = loadConfig();
       // Refuses an incompatible package (ConfigError → exit code 2) before any output is written.
       const pkg = await loadModelPackage(opts.model ?? config.score.modelDir);
-      const scorer = await createPackageScorer(pkg);
-      const batcher = createMicroBatcher({
-        scorer,
+      const batcher = await createPackageBatcher(pkg, {
         maxRows: opts.maxRows ?? config.score.maxRows,
         maxWaitMs: opts.maxWaitMs ?? config.score.maxWaitMs,
-        nFeatures: pkg.nFeatures,
-        classes: pkg.classes,
-        modelVersion: pkg.modelVersion,
-        decision: decisionRule(pkg),
       });
       const out = createWriteStream(opts.out);
       const predicted = new Map<string, number>();

@@ -4,7 +4,7 @@ import { createRecordDecoder, createSchemaRegistryClient, loadProjectSchemas } f
 import { createDeadLetterSink, registerDeadLetterDepthGauge } from '../dlq/index.js';
 import type { FeatureRow } from '../features/index.js';
 import { createKafkaSource, createLagPoller, healthProblem } from '../ingest/index.js';
-import { createPackageScorer, createMicroBatcher, decisionRule, loadModelPackage } from '../score/index.js';
+import { createPackageBatcher, loadModelPackage } from '../score/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
@@ -63,19 +63,10 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
 
   async function build(): Promise<RunningEngine> {
     const pkg = await loadModelPackage(config.score.modelDir);
-    const scorer = await createPackageScorer(pkg);
     // maxWaitMs 0: the engine processes one Kafka batch at a time and waits for its scores before taking
     // the next, so no other rows could join a run during a wait; the rows one batch submits still share
     // runs of up to PDM_SCORE_MAX_ROWS. (PDM_SCORE_MAX_WAIT_MS applies to `score`, not to `run`.)
-    const batcher = createMicroBatcher({
-      scorer,
-      maxRows: config.score.maxRows,
-      maxWaitMs: 0,
-      nFeatures: pkg.nFeatures,
-      classes: pkg.classes,
-      modelVersion: pkg.modelVersion,
-      decision: decisionRule(pkg),
-    });
+    const batcher = await createPackageBatcher(pkg, { maxRows: config.score.maxRows, maxWaitMs: 0 });
     closers.push(() => batcher.close());
     const ch = createClickHouse(config.clickhouse);
     closers.push(() => ch.close());

@@ -2,6 +2,8 @@
  * Scoring stage: model package loading and validation, the micro-batcher, and the onnxruntime session in a
  * worker thread. Other stages import only from here.
  */
+import { decisionRule } from './decision.js';
+import { createMicroBatcher, type MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import type { ModelPackage } from './model-package.js';
 import { createOnnxScorer } from './onnx-session.js';
 import type { Scorer } from './types.js';
@@ -62,4 +64,20 @@ export function createPackageScorer(pkg: ModelPackage, options: PackageScorerOpt
   return options.inThread === true
     ? createOnnxScorer(pkg.modelPath, session)
     : createWorkerScorer({ modelPath: pkg.modelPath, ...session });
+}
+
+/** The micro-batcher of a loaded package: its scorer (in a worker), shapes, model version and decision rule. */
+export async function createPackageBatcher(
+  pkg: ModelPackage,
+  options: Required<Pick<MicroBatcherOptions, 'maxRows' | 'maxWaitMs'>>,
+): Promise<MicroBatcher> {
+  return createMicroBatcher({
+    scorer: await createPackageScorer(pkg),
+    maxRows: options.maxRows,
+    maxWaitMs: options.maxWaitMs,
+    nFeatures: pkg.nFeatures,
+    classes: pkg.classes,
+    modelVersion: pkg.modelVersion,
+    decision: decisionRule(pkg),
+  });
 }

@@ -12,15 +12,14 @@ import { localServices, stackUp } from '../../src/stack/index.js';
 import {
   batchExpectation,
   cli,
-  compareWithBatch,
   dropDatabase,
   e2eEnv,
-  expectSameAsBatch,
-  metricSum,
+  expectCleanExit,
+  expectStreamedSameAsBatch,
   metricsText,
+  metricSum,
   startPacedRun,
   stopEngines,
-  streamedRows,
   waitCaughtUp,
   waitFor,
   type E2eEnv,
@@ -69,15 +68,13 @@ describe.skipIf(external)('ClickHouse outage (local stack only)', () => {
     expect(await clickhouse.start()).toBe('started');
 
     await waitCaughtUp(env, expected.size);
-    const cmp = compareWithBatch(expected, await streamedRows(env));
-    expectSameAsBatch(cmp);
+    await expectStreamedSameAsBatch(env, expected);
     const dl = await env.ch.query<{ n: string }>(
       `SELECT toString(count()) AS n FROM ${quoteIdent(env.database)}.dead_letters FINAL`,
     );
     if (Number(dl[0]?.n) !== 0)
       console.error(await env.ch.query(`SELECT * FROM ${quoteIdent(env.database)}.dead_letters`));
     expect(Number(dl[0]?.n)).toBe(0);
-    running.proc.kill('SIGTERM');
-    expect(await running.exited).toBe(0);
+    await expectCleanExit(running);
   });
 });

@@ -9,24 +9,21 @@
  * after it (merge-proof: such a row has a later scored_at and survives any merge), and without FINAL
  * every (machine, bucket) has exactly one prediction row.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { quoteIdent } from '../../src/sink/index.js';
 import {
   batchExpectation,
-  cli,
   compareWithBatch,
-  dropDatabase,
-  e2eEnv,
   engineReady,
+  expectCleanExit,
   expectSameAsBatch,
   predictionCount,
   startEngineProcess,
   startPacedRun,
-  stopEngines,
   streamedRows,
+  useE2eRun,
   waitCaughtUp,
   type E2eEnv,
-  type EngineProcess,
 } from './support.js';
 
 const SIM = ['--machines', '6', '--days', '10', '--seed', '23', '--start', '2026-04-01'];
@@ -65,23 +62,16 @@ FROM ${quoteIdent(e.database)}.${quoteIdent(table)}`,
   return { physical: Number(rows[0]?.physical), logical: Number(rows[0]?.logical) };
 }
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('crash and restore', () => {
   it('SIGKILL mid-run, restart: same deduplicated contents as an uninterrupted run, nothing missing', async () => {
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const expected = await batchExpectation(e, SIM);
 
     // Paced so that the kill lands while the fleet is still being published and scored.
     const { engine: first, publishing } = await startPacedRun(e, SIM, 250, 20);
-    engines.push(first);
+    e2e.engines.push(first);
     first.proc.kill('SIGKILL');
     await first.exited;
     const atKill = await predictionCount(e);
@@ -91,7 +81,7 @@ describe('crash and restore', () => {
     await publishing;
 
     const second = startEngineProcess(e.env);
-    engines.push(second);
+    e2e.engines.push(second);
     await engineReady(e.httpPort);
     await waitCaughtUp(e, expected.size);
 
@@ -113,7 +103,6 @@ describe('crash and restore', () => {
       `SELECT toString(count()) AS n FROM ${quoteIdent(e.database)}.dead_letters FINAL`,
     );
     expect(Number(dl[0]?.n)).toBe(0);
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    await expectCleanExit(second);
   });
 });

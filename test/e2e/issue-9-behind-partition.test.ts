@@ -4,7 +4,7 @@
  * its telemetry. FEATURES.md revision 2: lateness is judged per machine, so nothing of it is LATE_EVENT, its
  * metadata is applied (age and model one-hot in feature_vectors), and every feature equals the batch path.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { machineKey, type PdmEvent } from '../../src/shared/records.js';
 import {
   FEATURE_INDEX,
@@ -19,35 +19,17 @@ import {
   startEngine,
   waitConsumed,
 } from './handmade.js';
-import {
-  cli,
-  compareWithBatch,
-  dropDatabase,
-  e2eEnv,
-  expectSameAsBatch,
-  predictionCount,
-  stopEngines,
-  streamedRows,
-  type E2eEnv,
-  type EngineProcess,
-} from './support.js';
+import { expectCleanExit, expectStreamedSameAsBatch, predictionCount, useE2eRun } from './support.js';
 
 const START = Date.UTC(2026, 3, 6);
 const FLEET = { machines: 10, days: 8, startMs: START, seed: 57 } as const;
 const NOW = Date.UTC(2026, 5, 1);
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('issue 9: a machine behind its partition', () => {
   it('loses nothing when its side events and metadata come first and its partition is days ahead', async () => {
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const events = fleetEvents(FLEET);
     const partitions = e.config.kafka.partitions;
     const partitionOf = (m: number): number => murmur2Partition(machineKey(m), partitions);
@@ -71,7 +53,7 @@ describe('issue 9: a machine behind its partition', () => {
     const framer = await createFramer(e);
     const producer = await createTestProducer(e);
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
 
     const others = events.filter((ev) => ev.record.machineId !== behind);
     await producer.send(others.map((ev) => messageFor(e, framer, ev)));
@@ -111,8 +93,7 @@ describe('issue 9: a machine behind its partition', () => {
     );
     expect.soft(replaced).toBe(expectReplaced);
 
-    expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectStreamedSameAsBatch(e, expected);
+    await expectCleanExit(engine);
   });
 });

@@ -27,13 +27,11 @@ import {
 import { createPrivateBroker, type PrivateBroker } from './private-broker.js';
 import {
   cli,
-  compareWithBatch,
   dropDatabase,
   e2eEnv,
-  expectSameAsBatch,
+  expectStreamedSameAsBatch,
   predictionCount,
   startEngineProcess,
-  streamedRows,
   type E2eEnv,
   type EngineProcess,
 } from './support.js';
@@ -242,8 +240,7 @@ describe('issue 9: broker crash and Kafka outages', () => {
     );
 
     expect((await deadLetters(e)).map((l) => `${l.reason} ${l.topic} ${l.error}`)).toEqual([]);
-    const cmp = compareWithBatch(expected, await streamedRows(e));
-    expectSameAsBatch(cmp);
+    await expectStreamedSameAsBatch(e, expected);
     // Nothing written twice: the sessions after the outage re-planned the restore from ClickHouse and
     // suppressed what was there, instead of replaying it (FINAL alone would hide a second copy). A
     // re-written prediction has a later scored_at, so this holds even after ClickHouse merged the copies.

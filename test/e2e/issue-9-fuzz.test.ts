@@ -5,7 +5,7 @@
  * letter (counted by topic/partition/offset) and no valid record gives any; the predictions equal the batch
  * path over the valid records.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PdmEvent } from '../../src/shared/records.js';
 import { createRng } from '../../src/simulate/index.js';
 import { fuzzRecords, randomHeaders, type FuzzKind } from './fuzz-records.js';
@@ -23,17 +23,7 @@ import {
   waitConsumed,
   type RawMessage,
 } from './handmade.js';
-import {
-  cli,
-  compareWithBatch,
-  dropDatabase,
-  e2eEnv,
-  expectSameAsBatch,
-  stopEngines,
-  streamedRows,
-  type E2eEnv,
-  type EngineProcess,
-} from './support.js';
+import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
 
 const SEED = 20261130;
 const BAD_RECORDS = 10_000;
@@ -47,19 +37,12 @@ const FLEET = {
 } as const;
 const NOW = Date.UTC(2026, 6, 1);
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('issue 9: fuzzed input on the real stack', () => {
   it('never stops, dead-letters each bad record exactly once, and scores the valid ones like the batch path', async () => {
     const t0 = Date.now();
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const events = fleetEvents(FLEET);
     const valid = events.filter((ev) => (ENGINE_TOPICS as readonly string[]).includes(ev.kind));
     expect(valid.length).toBeGreaterThanOrEqual(100_000);
@@ -101,14 +84,13 @@ describe('issue 9: fuzzed input on the real stack', () => {
 
     const producer = await createTestProducer(e);
     const first = await startEngine(e);
-    engines.push(first);
+    e2e.engines.push(first);
     const half = Math.floor(stream.length / 2);
     const delivered = await producer.send(stream.slice(0, half).map((s) => s.message));
     await waitConsumed(e, first, 240_000);
-    first.proc.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    await expectCleanExit(first);
     const second = await startEngine(e);
-    engines.push(second);
+    e2e.engines.push(second);
     delivered.push(...(await producer.send(stream.slice(half).map((s) => s.message))));
     await producer.close();
     await waitConsumed(e, second, 240_000);
@@ -155,8 +137,7 @@ describe('issue 9: fuzzed input on the real stack', () => {
     // A bad record is never mistaken for a late one: it is judged for what is wrong with it.
     expect.soft(letters.filter((l) => l.reason === 'LATE_EVENT').length).toBe(0);
 
-    expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    await expectStreamedSameAsBatch(e, expected);
+    await expectCleanExit(second);
   });
 });

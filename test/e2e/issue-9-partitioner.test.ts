@@ -11,7 +11,7 @@
  *     telemetry is dead-lettered WRONG_PARTITION (expected and actual partition in the message), and the
  *     features equal the batch path without exactly those events: detected, never silently wrong.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { DAY_MS, RECORD_KINDS, machineKey, type PdmEvent } from '../../src/shared/records.js';
 import {
@@ -32,15 +32,13 @@ import {
   waitConsumed,
 } from './handmade.js';
 import {
-  cli,
   compareWithBatch,
-  dropDatabase,
-  e2eEnv,
+  expectCleanExit,
   expectSameAsBatch,
-  stopEngines,
+  expectStreamedSameAsBatch,
   streamedRows,
+  useE2eRun,
   type E2eEnv,
-  type EngineProcess,
 } from './support.js';
 
 const NOW = Date.UTC(2026, 9, 1);
@@ -48,17 +46,11 @@ const SCHEMAS = Object.fromEntries(
   RECORD_KINDS.map((k) => [k, fileURLToPath(new URL(`../../schemas/${k}.avsc`, import.meta.url))]),
 );
 
-const envs: E2eEnv[] = [];
-const engines: EngineProcess[] = [];
+const e2e = useE2eRun();
 
 // The venv (PyPI: confluent-kafka, fastavro) is created on first use, within the hook's timeout.
 beforeAll(() => {
   pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
-});
-
-afterAll(async () => {
-  await stopEngines(engines);
-  for (const e of envs) await dropDatabase(e);
 });
 
 function pyMessage(e: E2eEnv, ev: PdmEvent): PyMessage {
@@ -83,9 +75,7 @@ function pyOptions(e: E2eEnv, topicPartitioners: Record<string, string> = {}) {
 
 describe('issue 9: producers with librdkafka partitioners (Python confluent-kafka)', () => {
   it('(a) consistent_random on all topics: SIGKILL and restart give the batch path exactly', async () => {
-    const e = await e2eEnv();
-    envs.push(e);
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const start = Date.UTC(2026, 6, 6);
     const events = fleetEvents({ machines: 10, days: 10, startMs: start, seed: 29 });
     const partitions = e.config.kafka.partitions;
@@ -107,7 +97,7 @@ describe('issue 9: producers with librdkafka partitioners (Python confluent-kafk
     );
 
     const first = await startEngine(e);
-    engines.push(first);
+    e2e.engines.push(first);
     const delivered = await producePython(
       before.map((ev) => pyMessage(e, ev)),
       pyOptions(e),
@@ -123,7 +113,7 @@ describe('issue 9: producers with librdkafka partitioners (Python confluent-kafk
       pyOptions(e),
     );
     const second = await startEngine(e);
-    engines.push(second);
+    e2e.engines.push(second);
     await waitConsumed(e, second);
     assertAlive(second);
 
@@ -147,14 +137,11 @@ describe('issue 9: producers with librdkafka partitioners (Python confluent-kafk
       .soft(wrongMachines, `machines whose partition differs under murmur2: ${moved.join(',')}`)
       .toEqual([]);
     expectSameAsBatch(compareWithBatch(expected, streamed));
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    await expectCleanExit(second);
   });
 
   it('(b) maintenance with murmur2_random, the rest consistent_random: WRONG_PARTITION, never silently wrong', async () => {
-    const e = await e2eEnv();
-    envs.push(e);
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const start = Date.UTC(2026, 7, 3);
     const events = fleetEvents({ machines: 10, days: 6, startMs: start, seed: 31 });
     const partitions = e.config.kafka.partitions;
@@ -172,7 +159,7 @@ describe('issue 9: producers with librdkafka partitioners (Python confluent-kafk
     );
 
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
     // Metadata and each machine's first reading first, so that every machine's partition is established by
     // its own telemetry before any maintenance event arrives.
     const firstReading = new Set<PdmEvent>();
@@ -228,8 +215,7 @@ describe('issue 9: producers with librdkafka partitioners (Python confluent-kafk
       .toEqual([]);
     // Nothing else is dead-lettered.
     expect.soft(letters.length).toBe(wanted.length);
-    expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectStreamedSameAsBatch(e, expected);
+    await expectCleanExit(engine);
   });
 });

@@ -4,7 +4,7 @@
  * (machineId, ts, errorId) was seen, a maintenance event when its (machineId, ts, comp) was: ignored and
  * counted, so error counts equal the batch path without the resends, and nothing is dead-lettered.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOUR_MS, type PdmEvent } from '../../src/shared/records.js';
 import {
   FEATURE_INDEX,
@@ -20,35 +20,24 @@ import {
   type RawMessage,
 } from './handmade.js';
 import {
-  cli,
   compareWithBatch,
-  dropDatabase,
-  e2eEnv,
+  expectCleanExit,
   expectSameAsBatch,
-  metricSum,
   metricsText,
-  stopEngines,
+  metricSum,
   streamedRows,
-  type E2eEnv,
-  type EngineProcess,
+  useE2eRun,
 } from './support.js';
 
 const START = Date.UTC(2026, 4, 4);
 const FLEET = { machines: 20, days: 8, startMs: START, seed: 73 } as const;
 const NOW = Date.UTC(2026, 6, 1);
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('issue 9: resent error and maintenance events', () => {
   it('counts a resent error once (error counts equal the batch path without resends)', async () => {
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const events = fleetEvents(FLEET);
     const expected = await batchOver(e, events, NOW);
     const framer = await createFramer(e);
@@ -89,7 +78,7 @@ describe('issue 9: resent error and maintenance events', () => {
     ).toBe(true);
 
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
     const producer = await createTestProducer(e);
     await producer.send(stream, 500);
     await producer.close();
@@ -107,7 +96,6 @@ describe('issue 9: resent error and maintenance events', () => {
     // Ignored and counted: every resend is a duplicate (the fleet itself has none).
     expect(metricSum(await metricsText(e.httpPort), 'pdm_duplicates_total')).toBe(resent);
 
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectCleanExit(engine);
   });
 });

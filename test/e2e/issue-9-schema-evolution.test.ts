@@ -8,44 +8,27 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createSchemaRegistryClient, loadProjectSchemas, valueSubject } from '../../src/decode/index.js';
 import { RECORD_KINDS, machineKey } from '../../src/shared/records.js';
 import { pythonWithConfluentKafka, producePython, type PyMessage } from '../support/python-producer.js';
 import { batchOver, deadLetters, eventTs, fleetEvents, startEngine, waitConsumed } from './handmade.js';
-import {
-  cli,
-  compareWithBatch,
-  dropDatabase,
-  e2eEnv,
-  expectSameAsBatch,
-  stopEngines,
-  streamedRows,
-  type E2eEnv,
-  type EngineProcess,
-} from './support.js';
+import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
 
 const START = Date.UTC(2026, 8, 7);
 const FLEET = { machines: 6, days: 6, startMs: START, seed: 47 } as const;
 const NOW = Date.UTC(2026, 10, 1);
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
+const e2e = useE2eRun();
 
 // The venv (PyPI: confluent-kafka, fastavro) is created on first use, within the hook's timeout.
 beforeAll(() => {
   pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
 });
 
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
-
 describe('issue 9: schema evolution by a third-party producer', () => {
   it('decodes and scores telemetry written with an added optional field (default null)', async () => {
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const telemetryV2 = structuredClone(loadProjectSchemas().telemetry) as { fields: unknown[] };
     telemetryV2.fields.push({
       name: 'firmware',
@@ -77,7 +60,7 @@ describe('issue 9: schema evolution by a third-party producer', () => {
     });
 
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
     await producePython(messages, {
       bootstrap: e.config.kafka.brokers.join(','),
       registryUrl: e.config.registry.url,
@@ -93,8 +76,7 @@ describe('issue 9: schema evolution by a third-party producer', () => {
     expect(latestSchema).toContain('firmware');
 
     expect((await deadLetters(e)).map((l) => `${l.reason} ${l.topic}: ${l.error}`)).toEqual([]);
-    expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectStreamedSameAsBatch(e, expected);
+    await expectCleanExit(engine);
   });
 });

@@ -4,7 +4,7 @@
  * one-hot (exactly the batch path's rows for the machine without metadata); rows written before keep the
  * metadata; other machines are untouched; the tombstone is not a dead letter.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS, machineKey } from '../../src/shared/records.js';
 import {
   FEATURE_INDEX,
@@ -20,15 +20,10 @@ import {
   waitConsumed,
 } from './handmade.js';
 import {
-  cli,
-  compareWithBatch,
-  dropDatabase,
-  e2eEnv,
-  expectSameAsBatch,
-  stopEngines,
+  expectCleanExit,
+  expectStreamedSameAsBatch,
   streamedRows,
-  type E2eEnv,
-  type EngineProcess,
+  useE2eRun,
   type ExpectedRow,
 } from './support.js';
 
@@ -37,18 +32,11 @@ const FLEET = { machines: 6, days: 8, startMs: START, seed: 19 } as const;
 const MACHINE = 3;
 const NOW = Date.UTC(2026, 7, 1);
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('issue 9: tombstone on the machines topic', () => {
   it("deletes the machine's metadata for the buckets written after it, without a dead letter", async () => {
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const events = fleetEvents(FLEET);
     const withMeta = await batchOver(e, events, NOW, 'with-meta');
     const withoutMeta = await batchOver(
@@ -60,7 +48,7 @@ describe('issue 9: tombstone on the machines topic', () => {
     const framer = await createFramer(e);
     const producer = await createTestProducer(e);
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
 
     const half = START + 4 * DAY_MS;
     const first = events.filter((ev) => (eventTs(ev) ?? Number.NEGATIVE_INFINITY) < half);
@@ -94,8 +82,7 @@ describe('issue 9: tombstone on the machines topic', () => {
     const expected = new Map<string, ExpectedRow>(withMeta);
     for (const [k, row] of withoutMeta)
       if (row.machineId === MACHINE && !before.has(k) && expected.has(k)) expected.set(k, row);
-    expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectStreamedSameAsBatch(e, expected);
+    await expectCleanExit(engine);
   });
 });

@@ -6,7 +6,7 @@
  * FEATURES.md revision 2 gives (INVALID_VALUE outside [2000, 2100), FUTURE_EVENT beyond now + skew), and
  * the machine's later data is scored exactly like the batch path over the valid records.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS, type PdmEvent } from '../../src/shared/records.js';
 import {
   assertAlive,
@@ -23,17 +23,7 @@ import {
   waitConsumed,
   type RawMessage,
 } from './handmade.js';
-import {
-  cli,
-  compareWithBatch,
-  dropDatabase,
-  e2eEnv,
-  expectSameAsBatch,
-  stopEngines,
-  streamedRows,
-  type E2eEnv,
-  type EngineProcess,
-} from './support.js';
+import { compareWithBatch, expectCleanExit, expectSameAsBatch, streamedRows, useE2eRun } from './support.js';
 
 const START = Date.UTC(2026, 2, 1);
 const FLEET = { machines: 4, days: 7, startMs: START, seed: 91 } as const;
@@ -49,19 +39,12 @@ interface BadRecord {
   readonly event?: PdmEvent;
 }
 
-let e: E2eEnv;
-const engines: EngineProcess[] = [];
-
-afterAll(async () => {
-  await stopEngines(engines);
-  await dropDatabase(e);
-});
+const e2e = useE2eRun();
 
 describe('issue 9: wrong clocks', () => {
   it('dead-letters absurd and future event times once each, stays up, and keeps scoring the machine', async () => {
     const startedAt = Date.now();
-    e = await e2eEnv();
-    await cli(['schemas', 'register'], e.env);
+    const e = await e2e.env();
     const events = fleetEvents(FLEET);
     const expected = await batchOver(e, events, NOW);
     expect(expected.size).toBeGreaterThan(40);
@@ -130,7 +113,7 @@ describe('issue 9: wrong clocks', () => {
       });
 
     const engine = await startEngine(e);
-    engines.push(engine);
+    e2e.engines.push(engine);
     await producer.send(phase(Number.NEGATIVE_INFINITY, cut1));
     await waitConsumed(e, engine);
     // The wrong clocks arrive while the machine has closed buckets and open ones.
@@ -141,10 +124,9 @@ describe('issue 9: wrong clocks', () => {
     assertAlive(engine);
 
     // A restart replays from Kafka timestamps: the absurd ones must not break it.
-    engine.proc.kill('SIGTERM');
-    expect(await engine.exited).toBe(0);
+    await expectCleanExit(engine);
     const second = await startEngine(e);
-    engines.push(second);
+    e2e.engines.push(second);
     await producer.send(phase(cut2, Number.POSITIVE_INFINITY));
     await producer.close();
     await waitConsumed(e, second);
@@ -197,7 +179,6 @@ describe('issue 9: wrong clocks', () => {
       ),
     );
 
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    await expectCleanExit(second);
   });
 });

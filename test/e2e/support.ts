@@ -3,7 +3,7 @@
  * local stack, with a unique topic prefix, consumer group, ClickHouse database and ops port per test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +123,33 @@ export async function stopEngines(engines: readonly (EngineProcess | undefined)[
       await p.exited;
     }
   }
+}
+
+/** What a test file of this folder starts: its environments and engines, cleaned up after the file. */
+export interface E2eRun {
+  /** {@link e2eEnv} with the project schemas registered for its topics; its database is dropped after the file. */
+  env(extra?: Record<string, string>): Promise<E2eEnv>;
+  /** Engines to stop (SIGTERM, if still running) after the file, before the databases are dropped. */
+  readonly engines: EngineProcess[];
+}
+
+/** Call at a test file's top level: registers the `afterAll` that stops the engines and drops the databases. */
+export function useE2eRun(): E2eRun {
+  const envs: E2eEnv[] = [];
+  const engines: EngineProcess[] = [];
+  afterAll(async () => {
+    await stopEngines(engines);
+    for (const e of envs) await dropDatabase(e);
+  });
+  return {
+    engines,
+    async env(extra = {}) {
+      const e = await e2eEnv(extra);
+      envs.push(e);
+      await cli(['schemas', 'register'], e.env);
+      return e;
+    },
+  };
 }
 
 /**
@@ -345,4 +372,18 @@ export function expectSameAsBatch(cmp: ReturnType<typeof compareWithBatch>): voi
   expect(cmp.withoutFeatures).toBe(0);
   expect(cmp.maxProb).toBeLessThanOrEqual(1e-6);
   expect(cmp.maxFeat).toBeLessThanOrEqual(1e-9);
+}
+
+/** {@link expectSameAsBatch} on what ClickHouse holds now. */
+export async function expectStreamedSameAsBatch(
+  e: E2eEnv,
+  expected: Map<string, ExpectedRow>,
+): Promise<void> {
+  expectSameAsBatch(compareWithBatch(expected, await streamedRows(e)));
+}
+
+/** SIGTERM, and the engine must shut down gracefully (exit code 0). */
+export async function expectCleanExit(engine: EngineProcess): Promise<void> {
+  engine.proc.kill('SIGTERM');
+  expect(await engine.exited).toBe(0);
 }

@@ -1,27 +1,12 @@
 /** Migration 5 (dead-letter lifecycle): 18.16-safe DDL, and column additions that are safe to repeat. */
 import { describe, expect, it } from 'vitest';
+import { migrate, MIGRATIONS } from '../../../src/sink/index.js';
 import {
-  migrate,
-  MIGRATIONS,
-  type ClickHouseConnection,
-  type QueryParams,
-  type ServerCapabilities,
-} from '../../../src/sink/index.js';
+  LEGACY_CAPS as legacy,
+  MODERN_CAPS as modern,
+  recordingConnection,
+} from '../sink/fake-connection.js';
 
-const legacy: ServerCapabilities = {
-  version: '18.16.1',
-  major: 18,
-  minor: 16,
-  queryParams: false,
-  modernTypes: false,
-};
-const modern: ServerCapabilities = {
-  version: '24.8.4',
-  major: 24,
-  minor: 8,
-  queryParams: true,
-  modernTypes: true,
-};
 const v5 = MIGRATIONS.find((m) => m.version === 5);
 
 describe('migration 5: dead-letter lifecycle', () => {
@@ -50,11 +35,8 @@ describe('migration 5: dead-letter lifecycle', () => {
   });
 
   function fake(opts: { existing: Set<string>; alterFails?: 'added-concurrently' | 'really' }) {
-    const execs: string[] = [];
-    const ch: ClickHouseConnection = {
-      capabilities: () => Promise.resolve(legacy),
+    const { ch, calls } = recordingConnection({
       exec(sql) {
-        execs.push(sql);
         const add = /ADD COLUMN `(\w+)`/.exec(sql)?.[1];
         if (add !== undefined) {
           if (opts.alterFails === 'added-concurrently') {
@@ -67,20 +49,16 @@ describe('migration 5: dead-letter lifecycle', () => {
         }
         return Promise.resolve();
       },
-      query<T>(sql: string, params?: QueryParams) {
-        if (sql.includes('schema_migrations'))
-          return Promise.resolve([1, 2, 3, 4].map((version) => ({ version })) as T[]);
+      answer(sql, params) {
+        if (sql.includes('schema_migrations')) return [1, 2, 3, 4].map((version) => ({ version }));
         if (sql.includes('system.columns')) {
           const name = String(params?.['name']);
-          return Promise.resolve([{ n: opts.existing.has(name) ? '1' : '0' }] as T[]);
+          return [{ n: opts.existing.has(name) ? '1' : '0' }];
         }
-        return Promise.resolve([{ n: '1' }] as T[]);
+        return [{ n: '1' }];
       },
-      insert: () => Promise.resolve(),
-      ping: () => Promise.resolve(true),
-      close: () => Promise.resolve(),
-    };
-    return { ch, execs };
+    });
+    return { ch, execs: calls.execs };
   }
 
   it('adds only the columns system.columns does not list', async () => {

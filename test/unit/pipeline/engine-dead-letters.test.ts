@@ -3,28 +3,12 @@
  * dead-letter row with the reason, stage, machine and Kafka coordinates of the message that caused it,
  * while the valid records of the same batch are still scored (house style rule 5: never silent).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { DeadLetterRow, PredictionRow } from '../../../src/sink/index.js';
-import { createTestEngine, H, hourly, payload, T0, telemetry, type TestEngine } from './harness.js';
+import { H, hourly, payload, T0, telemetry, useRunningEngines } from './harness.js';
 
-const engines: TestEngine[] = [];
-
-afterEach(async () => {
-  for (const t of engines.splice(0)) await t.engine.stop();
-});
-
-async function running(): Promise<TestEngine> {
-  const t = createTestEngine();
-  engines.push(t);
-  await t.engine.start();
-  const { topics } = t.config.kafka;
-  const tps: TopicPartition[] = [];
-  for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
-    for (let partition = 0; partition < 2; partition++) tps.push({ topic, partition });
-  await t.source.assign(tps);
-  return t;
-}
+const running = useRunningEngines();
 
 const coords = (r: DeadLetterRow) => ({
   topic: r.topic,

@@ -4,10 +4,12 @@
  * whose probabilities are derived from the bucket. The writers are the real batch writers and dead-letter
  * sink, configured as `run` configures them, so the commit path under test is the production one.
  */
+import { afterEach } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import type { DecodeResult, RecordDecoder } from '../../../src/decode/index.js';
 import { createDeadLetterSink } from '../../../src/dlq/index.js';
 import { CLASSES, type FeatureRow } from '../../../src/features/index.js';
+import type { TopicPartition } from '../../../src/ingest/index.js';
 import {
   createEngine,
   type Engine,
@@ -184,6 +186,28 @@ export function createTestEngine(
     writers,
   });
   return { engine, source, ch, metrics, config, scorer, decoder, writers };
+}
+
+/**
+ * Call at a test file's top level: the returned function gives a fresh started engine with partitions 0
+ * and 1 of the four input topics assigned; every engine it gave is stopped after each test.
+ */
+export function useRunningEngines(): () => Promise<TestEngine> {
+  const engines: TestEngine[] = [];
+  afterEach(async () => {
+    for (const t of engines.splice(0)) await t.engine.stop();
+  });
+  return async () => {
+    const t = createTestEngine();
+    engines.push(t);
+    await t.engine.start();
+    const { topics } = t.config.kafka;
+    const tps: TopicPartition[] = [];
+    for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
+      for (let partition = 0; partition < 2; partition++) tps.push({ topic, partition });
+    await t.source.assign(tps);
+    return t;
+  };
 }
 
 /** Telemetry of one machine as stored on the topic (key = machineId, Kafka timestamp = event time). */

@@ -3,26 +3,17 @@
  * inputs (item 4), a record on another partition number than its machine is WRONG_PARTITION (item 5),
  * and an absurd Kafka record timestamp is one dead letter, not a stopped engine (item 1).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FEATURE_NAMES } from '../../../src/features/index.js';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { DeadLetterRow, FeatureVectorRow } from '../../../src/sink/index.js';
-import { createTestEngine, H, hourly, payload, T0, telemetry, type TestEngine } from './harness.js';
+import { H, hourly, payload, T0, telemetry, useRunningEngines, type TestEngine } from './harness.js';
 
-const engines: TestEngine[] = [];
-afterEach(async () => {
-  for (const t of engines.splice(0)) await t.engine.stop();
-});
+const runningEngine = useRunningEngines();
 
 async function running(): Promise<TestEngine & { tp: (kind: Kind, partition: number) => TopicPartition }> {
-  const t = createTestEngine();
-  engines.push(t);
-  await t.engine.start();
+  const t = await runningEngine();
   const { topics } = t.config.kafka;
-  const tps: TopicPartition[] = [];
-  for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
-    for (let partition = 0; partition < 2; partition++) tps.push({ topic, partition });
-  await t.source.assign(tps);
   return { ...t, tp: (kind, partition) => ({ topic: topics[kind], partition }) };
 }
 type Kind = 'telemetry' | 'errors' | 'maintenance' | 'machines';

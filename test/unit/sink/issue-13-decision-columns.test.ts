@@ -1,21 +1,8 @@
 /** Issue 13: migration 6 adds the package's decision to `predictions`, on ClickHouse 18.16 and current servers. */
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS, type ServerCapabilities } from '../../../src/sink/index.js';
+import { MIGRATIONS } from '../../../src/sink/index.js';
+import { LEGACY_CAPS as legacy, MODERN_CAPS as modern } from './fake-connection.js';
 
-const legacy: ServerCapabilities = {
-  version: '18.16.1',
-  major: 18,
-  minor: 16,
-  queryParams: false,
-  modernTypes: false,
-};
-const modern: ServerCapabilities = {
-  version: '24.8.4',
-  major: 24,
-  minor: 8,
-  queryParams: true,
-  modernTypes: true,
-};
 const v6 = MIGRATIONS.find((m) => m.version === 6);
 
 describe('migration 6: prediction decision columns', () => {

@@ -1,28 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FEATURE_NAMES, FEATURE_SET, SPEC_HASH } from '../../../src/features/index.js';
-import {
-  MIGRATIONS,
-  quoteIdent,
-  type ClickHouseConnection,
-  type QueryParams,
-  type ServerCapabilities,
-} from '../../../src/sink/index.js';
+import { MIGRATIONS, quoteIdent, type ServerCapabilities } from '../../../src/sink/index.js';
 import { currentFeatureSet, registerFeatureSet } from '../../../src/sink/migrations.js';
+import { LEGACY_CAPS as legacy, MODERN_CAPS as modern, recordingConnection } from './fake-connection.js';
 
-const legacy: ServerCapabilities = {
-  version: '18.16.1',
-  major: 18,
-  minor: 16,
-  queryParams: false,
-  modernTypes: false,
-};
-const modern: ServerCapabilities = {
-  version: '24.8.4',
-  major: 24,
-  minor: 8,
-  queryParams: true,
-  modernTypes: true,
-};
 const ddl = (caps: ServerCapabilities) => MIGRATIONS.flatMap((m) => m.statements('pdm', caps)).join('\n');
 
 describe('migrations', () => {
@@ -63,26 +44,8 @@ describe('migrations', () => {
 
 describe('feature_sets registration (issue 9)', () => {
   function fakeClickHouse(existing: number) {
-    const calls: {
-      queries: { sql: string; params: unknown }[];
-      inserts: { table: string; rows: object[] }[];
-    } = { queries: [], inserts: [] };
-    const ch: ClickHouseConnection = {
-      capabilities: () => Promise.resolve(legacy),
-      exec: () => Promise.resolve(),
-      query<T>(sql: string, params?: QueryParams) {
-        calls.queries.push({ sql, params });
-        // JSONEachRow renders UInt64 as a quoted string on every version.
-        return Promise.resolve([{ n: String(existing) }] as T[]);
-      },
-      insert(table, rows) {
-        calls.inserts.push({ table, rows: [...rows] });
-        return Promise.resolve();
-      },
-      ping: () => Promise.resolve(true),
-      close: () => Promise.resolve(),
-    };
-    return { ch, calls };
+    // JSONEachRow renders UInt64 as a quoted string on every version.
+    return recordingConnection({ answer: () => [{ n: String(existing) }] });
   }
 
   it('writes the running feature set (name, spec hash, names in order) once per spec hash', async () => {
