@@ -4,6 +4,8 @@ import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
 import { ConfigError, TransientError, errorMessage } from '../shared/errors.js';
 import { RECORD_KINDS, type RecordKind } from '../shared/records.js';
+import { withRetry } from '../shared/retry.js';
+import { isKafkaOutage, kafkaError } from './kafka-errors.js';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -100,30 +102,45 @@ export function createTopicAdmin(config: KafkaConfig): TopicAdmin {
     });
     return connected;
   };
+  /**
+   * A broker that has just (re)started answers metadata requests with "does not host this topic-partition"
+   * or "leader not available" until it has loaded its partitions: retry those for about half a minute,
+   * then fail with one clear line (no stack trace).
+   */
+  const settled = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    withRetry(fn, { initialMs: 250, maxMs: 5_000, maxAttempts: 10, retryOn: isKafkaOutage }).catch(
+      (err: unknown) => {
+        throw kafkaError(err, what);
+      },
+    );
   return {
-    async ensureTopics(specs) {
-      await connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = specs.filter((s) => !existing.has(s.topic));
-      if (missing.length === 0) return [];
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((s) => ({
-          topic: s.topic,
-          numPartitions: s.partitions,
-          replicationFactor: config.replicationFactor,
-          configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-        })),
-      });
-      return missing.map((s) => s.topic);
-    },
-    async partitionCounts(topics) {
-      await connect();
-      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
-      return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
-    },
+    ensureTopics: (specs) => settled('creating topics', () => ensureTopics(specs)),
+    partitionCounts: (topics) => settled('reading topic metadata', () => partitionCounts(topics)),
     async close() {
       if (connected !== undefined) await admin.disconnect();
     },
   };
+
+  async function ensureTopics(specs: readonly TopicSpec[]): Promise<string[]> {
+    await connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length === 0) return [];
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: config.replicationFactor,
+        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+    return missing.map((s) => s.topic);
+  }
+
+  async function partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    await connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+    return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+  }
 }
