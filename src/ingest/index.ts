@@ -37,4 +37,3 @@ export {
   coPartitionedAssigner,
   CO_PARTITIONED_ASSIGNER_NAME,
 } from './co-partitioned-assigner.js';
-export { createMachinePartitioner } from './partitioner.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignCoPartitioned, createMachinePartitioner } from '../../../src/ingest/index.js';
+import { assignCoPartitioned } from '../../../src/ingest/index.js';
 
 describe('co-partitioned assignment', () => {
   const topics = new Map([
@@ -26,20 +26,5 @@ describe('co-partitioned assignment', () => {
   it('leaves extra members empty', () => {
     const plan = assignCoPartitioned(['a', 'b', 'c', 'd', 'e'], new Map([['t', [0, 1]]]));
     expect([...plan.values()].filter((a) => Object.keys(a).length === 0)).toHaveLength(3);
-  });
-});
-
-describe('machine partitioner', () => {
-  it('maps every machine into range, deterministically, using all partitions', () => {
-    const of = createMachinePartitioner(4);
-    const seen = new Set<number>();
-    for (let m = 1; m <= 200; m++) {
-      const p = of(m);
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThan(4);
-      seen.add(p);
-    }
-    expect(seen.size).toBe(4);
-    expect(of(17)).toBe(of(17));
   });
 });
