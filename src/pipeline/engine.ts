@@ -212,62 +212,63 @@ export function createEngine(deps: EngineDeps): Engine {
     return addCheckpoint(task.side, ends, upTo);
   }
 
+  /** Records a dead letter and counts its reason (one place for every stage's rejections). */
+  function reject(deadLetters: DeadLetter[], d: DeadLetter): void {
+    metrics.outcomes.inc({ reason: d.reason });
+    deadLetters.push(d);
+  }
+
   function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
     const events: PdmEvent[] = [];
     const messageIndex: number[] = [];
     batch.messages.forEach((m, i) => {
       const r = decoder.decode(kind, m.value, m.key);
-      if (r.ok) {
-        // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
-        const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
-        if (badTimestamp !== null) {
-          metrics.outcomes.inc({ reason: 'INVALID_VALUE' });
-          deadLetters.push({
-            message: m,
-            reason: 'INVALID_VALUE',
-            stage: 'ingest',
-            error: badTimestamp,
-            schemaId: r.schemaId,
-            machineId: r.record.machineId,
-          });
-          return;
-        }
-        const home = homes.check(r.record.machineId, kind === 'telemetry', batch.partition);
-        if (!home.ok) {
-          metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
-          deadLetters.push({
-            message: m,
-            reason: 'WRONG_PARTITION',
-            stage: 'pipeline',
-            error: `machine ${r.record.machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
-            schemaId: r.schemaId,
-            machineId: r.record.machineId,
-          });
-          return;
-        }
-        if (home.conflictWith !== undefined) {
-          metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
-          log.error(
-            {
-              machineId: r.record.machineId,
-              telemetryPartition: batch.partition,
-              sidePartition: home.conflictWith,
-            },
-            'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
-          );
-        }
-        events.push({ kind, record: r.record } as PdmEvent);
-        messageIndex.push(i);
-      } else {
-        metrics.outcomes.inc({ reason: r.reason });
-        deadLetters.push({
+      if (!r.ok) {
+        reject(deadLetters, {
           message: m,
           reason: r.reason,
           stage: 'decode',
           error: r.message,
           schemaId: r.schemaId,
         });
+        return;
       }
+      const { machineId } = r.record;
+      const schemaId = r.schemaId;
+      // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
+      const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
+      if (badTimestamp !== null) {
+        reject(deadLetters, {
+          message: m,
+          reason: 'INVALID_VALUE',
+          stage: 'ingest',
+          error: badTimestamp,
+          schemaId,
+          machineId,
+        });
+        return;
+      }
+      const home = homes.check(machineId, kind === 'telemetry', batch.partition);
+      if (!home.ok) {
+        reject(deadLetters, {
+          message: m,
+          reason: 'WRONG_PARTITION',
+          stage: 'pipeline',
+          error: `machine ${machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
+          schemaId,
+          machineId,
+        });
+        return;
+      }
+      if (home.conflictWith !== undefined) {
+        metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
+        log.error(
+          { machineId, telemetryPartition: batch.partition, sidePartition: home.conflictWith },
+          'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
+        );
+      }
+      events.push({ kind, record: r.record } as PdmEvent);
+      messageIndex.push(i);
     });
     return { events, messageIndex };
   }
@@ -317,14 +318,14 @@ export function createEngine(deps: EngineDeps): Engine {
     const rejected = new Set<number>();
     for (const o of task.features.ingest(events)) {
       rejected.add(o.index);
-      metrics.outcomes.inc({ reason: o.kind });
       if (!isDeadLetterOutcome(o)) {
+        metrics.outcomes.inc({ reason: o.kind });
         metrics.duplicates.inc();
         continue;
       }
       const message = batch.messages[messageIndex[o.index] ?? -1];
       if (message === undefined) throw new Error('feature outcome index out of range (programmer error)');
-      deadLetters.push({
+      reject(deadLetters, {
         message,
         reason: o.kind,
         stage: 'features',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CLASSES, FEATURE_NAMES, FEATURE_SET, SPEC_HASH, type ClassName } from '../features/index.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
+import { alertMask, strongestAlert } from './decision.js';
 
 /**
  * A model package `models/<name>/<version>/` as written by train/ (model.json + model.onnx + report). The
@@ -225,14 +226,5 @@ export async function loadModelPackage(
  * (`none`) when no class reaches its threshold. Same rule as train/'s report (`alert_prediction`).
  */
 export function alertIndex(probabilities: ArrayLike<number>, thresholds: Float64Array): number {
-  let best = 0;
-  let bestRatio = 1;
-  for (let i = 1; i < thresholds.length; i++) {
-    const ratio = (probabilities[i] ?? 0) / (thresholds[i] ?? Infinity);
-    if (ratio >= bestRatio && (best === 0 || ratio > bestRatio)) {
-      best = i;
-      bestRatio = ratio;
-    }
-  }
-  return best;
+  return strongestAlert(probabilities, thresholds, alertMask(probabilities, thresholds));
 }
