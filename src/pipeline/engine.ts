@@ -221,6 +221,8 @@ export function createEngine(deps: EngineDeps): Engine {
   function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
     const events: PdmEvent[] = [];
     const messageIndex: number[] = [];
+    /** Writer schema id of each event, so the feature stage's dead letters name it too. */
+    const schemaIds: (number | undefined)[] = [];
     batch.messages.forEach((m, i) => {
       const r = decoder.decode(kind, m.value, m.key);
       if (!r.ok) {
@@ -269,8 +271,9 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       events.push({ kind, record: r.record } as PdmEvent);
       messageIndex.push(i);
+      schemaIds.push(schemaId);
     });
-    return { events, messageIndex };
+    return { events, messageIndex, schemaIds };
   }
 
   async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<boolean> {
@@ -313,7 +316,7 @@ export function createEngine(deps: EngineDeps): Engine {
     metrics.paused.set({ cause: 'registry' }, 0);
 
     const deadLetters: DeadLetter[] = [];
-    const { events, messageIndex } = decodeBatch(kind, batch, deadLetters);
+    const { events, messageIndex, schemaIds } = decodeBatch(kind, batch, deadLetters);
     /** Indexes into `events` of those the feature stage did not use (they change no state). */
     const rejected = new Set<number>();
     for (const o of task.features.ingest(events)) {
@@ -330,6 +333,7 @@ export function createEngine(deps: EngineDeps): Engine {
         reason: o.kind,
         stage: 'features',
         error: o.message,
+        schemaId: schemaIds[o.index],
         machineId: o.machineId,
       });
     }

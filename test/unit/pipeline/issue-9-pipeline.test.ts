@@ -89,4 +89,14 @@ describe('issue 9 through the engine', () => {
     expect(dl[0]?.error_message).toContain('Kafka record timestamp 9000000000000000');
     expect(vectorsOf(t, 4).length).toBeGreaterThan(0);
   });
+
+  it('a dead letter of the feature stage names the writer schema the decoder read it with', async () => {
+    const t = await running();
+    const tel = t.tp('telemetry', 0);
+    const future = t.source.append(tel, { ...telemetry(5, Date.UTC(2099, 0, 1)), timestampMs: T0 });
+    expect(await t.source.deliver(tel).result).toBe(true);
+    expect(
+      t.ch.stored<DeadLetterRow>('dead_letters').map((r) => [r.offset, r.reason, r.stage, r.schema_id]),
+    ).toEqual([[future, 'FUTURE_EVENT', 'features', 1]]);
+  });
 });
