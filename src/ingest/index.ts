@@ -23,7 +23,6 @@ export {
   type SourceConsumer,
   type SourceHealth,
 } from './kafka-source.js';
-export { isKafkaOutage, kafkaError } from './kafka-errors.js';
 export { healthProblem } from './source-health.js';
 export {
   createLagPoller,

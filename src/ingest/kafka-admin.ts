@@ -67,6 +67,7 @@ export function kafkaSecurityOptions(
   }
   if (sasl !== undefined) {
     const { username, password } = sasl;
+    // One branch per mechanism: kafkajs's SASLOptions (intersections per mechanism) refuses the union.
     out.sasl =
       sasl.mechanism === 'plain'
         ? { mechanism: 'plain', username, password }

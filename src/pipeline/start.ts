@@ -70,11 +70,11 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     closers.push(() => batcher.close());
     const ch = createClickHouse(config.clickhouse);
     closers.push(() => ch.close());
-    const report = await migrate(ch, config.clickhouse.database);
-    const caps = report.server;
     const { database } = config.clickhouse;
+    const report = await migrate(ch, database);
+    const caps = report.server;
     registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });
-    const db = quoteIdent(config.clickhouse.database);
+    const db = quoteIdent(database);
     // pdm_paused{cause="clickhouse"} is 1 while any writer retries a failed insert.
     const chPaused = pauseTracker(metrics.paused, 'clickhouse');
     const observe = (table: string) => ({
@@ -104,7 +104,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       }),
       deadLetters: createDeadLetterSink({
         ...sinkOpts,
-        database: config.clickhouse.database,
+        database,
         caps,
         ...observe(TABLES.deadLetters),
       }),

@@ -11,11 +11,8 @@ const REDACT_PATHS = [
   '*.password',
   '*.*.password',
   '*.*.*.password',
-  'clickhouse.password',
-  'config.clickhouse.password',
   'authorization',
   '*.authorization',
-  'headers.authorization',
 ];
 
 export function createLogger(options: { level: string; name?: string; destination?: number }): Logger {

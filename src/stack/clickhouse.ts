@@ -233,9 +233,7 @@ export function usersXml(config: Config): string {
     .join('');
   const user = (name: string, pass: string) => {
     const secret =
-      pass === ''
-        ? '<password></password>'
-        : `<password_sha256_hex>${createHash('sha256').update(pass).digest('hex')}</password_sha256_hex>`;
+      pass === '' ? '<password></password>' : `<password_sha256_hex>${sha256Hex(pass)}</password_sha256_hex>`;
     return `        <${name}>${secret}<networks>${networks}</networks><profile>default</profile><quota>default</quota></${name}>`;
   };
   const users =
@@ -261,7 +259,7 @@ ${users.join('\n')}
 }
 
 /** The project's users for ClickHouse 18.16 – 20.7, shipped for production (issue 11). */
-export const ACCESS_USERS_FILE = 'deploy/clickhouse/users-18.16.xml';
+const ACCESS_USERS_FILE = 'deploy/clickhouse/users-18.16.xml';
 
 /**
  * `deploy/clickhouse/users-18.16.xml` with its database filters pointed at `database` (the file names
@@ -286,11 +284,15 @@ export function accessUsersEnv(passwords: {
   readonly dlq: string;
   readonly ops: string;
 }): Record<string, string> {
-  const hash = (p: string) => createHash('sha256').update(p).digest('hex');
   return {
-    PDM_MIGRATOR_PASSWORD_SHA256: hash(passwords.migrator),
-    PDM_ENGINE_PASSWORD_SHA256: hash(passwords.engine),
-    PDM_DLQ_PASSWORD_SHA256: hash(passwords.dlq),
-    PDM_OPS_PASSWORD_SHA256: hash(passwords.ops),
+    PDM_MIGRATOR_PASSWORD_SHA256: sha256Hex(passwords.migrator),
+    PDM_ENGINE_PASSWORD_SHA256: sha256Hex(passwords.engine),
+    PDM_DLQ_PASSWORD_SHA256: sha256Hex(passwords.dlq),
+    PDM_OPS_PASSWORD_SHA256: sha256Hex(passwords.ops),
   };
+}
+
+/** How ClickHouse's `password_sha256_hex` stores a password. */
+function sha256Hex(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
 }
