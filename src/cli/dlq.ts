@@ -39,7 +39,7 @@ import {
 } from '../dlq/index.js';
 import { DEAD_LETTER_REASONS, PdmError, errorMessage } from '../shared/errors.js';
 import { createClickHouse, type ClickHouseConnection } from '../sink/index.js';
-import { usageError, USAGE_EXIT_CODE } from './options.js';
+import { integerOption, usageError, USAGE_EXIT_CODE } from './options.js';
 
 export const DLQ_EXIT_CODES = {
   ok: 0,
@@ -78,24 +78,11 @@ export const reasonCodesOption = parsed((v) => {
 });
 
 /** A whole number ≥ 0 (`--threshold 0`: any unresolved dead letter is too many). */
-export function nonNegativeIntOption(value: string): number {
-  const n = /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw usageError('must be an integer ≥ 0');
-  return n;
-}
+export const nonNegativeIntOption = integerOption(0, undefined, 'must be an integer ≥ 0');
 
-export function limitOption(value: string): number {
-  const n = /^\s*\d{1,7}\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LIMIT)
-    throw usageError(`must be an integer from 1 to ${MAX_LIMIT}`);
-  return n;
-}
+export const limitOption = integerOption(1, MAX_LIMIT);
 
-export function maxReplaysOption(value: string): number {
-  const n = /^\s*\d{1,4}\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw usageError('must be an integer from 1 to 9999');
-  return n;
-}
+export const maxReplaysOption = integerOption(1, 9999);
 
 export interface FilterOptions {
   readonly reason?: string[] | undefined;

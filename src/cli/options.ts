@@ -15,12 +15,24 @@ export function usageError(message: string): InvalidArgumentError {
   return err;
 }
 
-/** A whole number ≥ 1, written in decimal digits only (`10`, not `1e1`, `0x10` or `10abc`). */
-export function positiveIntOption(value: string): number {
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw usageError('must be a positive integer');
-  return n;
+/**
+ * A parser of whole numbers in `min..max`, written in decimal digits only (`10`, not `1e1`, `0x10` or
+ * `10abc`). `message` replaces the default "must be an integer from min to max".
+ */
+export function integerOption(
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+  message = `must be an integer from ${min} to ${max}`,
+): (value: string) => number {
+  return (value) => {
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw usageError(message);
+    return n;
+  };
 }
+
+/** A whole number ≥ 1. */
+export const positiveIntOption = integerOption(1, undefined, 'must be a positive integer');
 
 /** A finite number > 0. */
 export function positiveNumberOption(value: string): number {

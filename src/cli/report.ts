@@ -2,16 +2,10 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { deadLetterDepth } from '../dlq/index.js';
 import { createClickHouse, quoteIdent, TABLES } from '../sink/index.js';
-import { usageError } from './options.js';
+import { integerOption } from './options.js';
 
 /** `LIMIT {top:UInt32}`: a positive integer that fits the parameter's type. */
-export function topOption(value: string): number {
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 0xffff_ffff) {
-    throw usageError('must be an integer from 1 to 4294967295');
-  }
-  return n;
-}
+export const topOption = integerOption(1, 0xffff_ffff);
 
 interface Summary {
   predictions: string;

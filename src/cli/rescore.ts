@@ -48,7 +48,7 @@ import {
   type ServerCapabilities,
 } from '../sink/index.js';
 import { parseNow } from './features.js';
-import { usageError, USAGE_EXIT_CODE } from './options.js';
+import { integerOption, usageError, USAGE_EXIT_CODE } from './options.js';
 import { withInterrupt } from './simulate.js';
 
 export const RESCORE_EXIT_CODES = {
@@ -115,12 +115,7 @@ export function timeOption(value: string): number {
   }
 }
 
-export function batchRowsOption(value: string): number {
-  const n = /^\s*\d{1,7}\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_BATCH_ROWS)
-    throw usageError(`must be an integer from 1 to ${MAX_BATCH_ROWS}`);
-  return n;
-}
+export const batchRowsOption = integerOption(1, MAX_BATCH_ROWS);
 
 export interface RescoreSummary {
   /** Deduplicated vectors of the package's spec hash in the selection, when reading started. */

@@ -25,7 +25,7 @@ const MAX_ERROR_CHARS = 2_000;
 const DATETIME_MAX_MS = 4_294_967_295_000;
 
 /** The record's Kafka timestamp when a DateTime column can hold it, else null (any producer can send any). */
-export function storableTimestampMs(ms: number): number | null {
+function storableTimestampMs(ms: number): number | null {
   return Number.isFinite(ms) && ms >= 0 && ms <= DATETIME_MAX_MS ? ms : null;
 }
 
@@ -33,7 +33,7 @@ export function storableTimestampMs(ms: number): number | null {
  * The machine a dead letter belongs to: the decoded record's when known, else the key's when it is a
  * machine id (key = machineId as a decimal string), else −1. Ops filter dead letters by machine.
  */
-export function deadLetterMachineId(d: Pick<DeadLetter, 'machineId' | 'message'>): number {
+function deadLetterMachineId(d: Pick<DeadLetter, 'machineId' | 'message'>): number {
   return d.machineId ?? machineIdOfKey(d.message.key) ?? -1;
 }
 

@@ -60,7 +60,7 @@ export function formatShown(
   return lines;
 }
 
-export function formatTimestamp(ms: number): string {
+function formatTimestamp(ms: number): string {
   return Number.isFinite(ms) && ms >= -8.64e15 && ms <= 8.64e15
     ? `${new Date(ms).toISOString()} (${ms})`
     : String(ms);

@@ -32,10 +32,8 @@ export {
 } from './filters.js';
 export {
   createDeadLetterStore,
-  DLQ_TABLES,
   isMissingTable,
   MAX_LIMIT,
-  RESOLUTION_ACTIONS,
   type DeadLetterStore,
   type DepthRow,
   type ResolutionAction,
@@ -65,8 +63,6 @@ export {
   DEFAULT_MAX_REPLAYS,
   dismissals,
   executeReplay,
-  groupByRecord,
-  originalKey,
   planReplay,
   replayRefusal,
   type PlannedReplay,
@@ -75,4 +71,4 @@ export {
   type ReplayPlan,
   type ReplayProgress,
 } from './replay.js';
-export { formatDepth, formatShown, formatTop, formatTimestamp } from './format.js';
+export { formatDepth, formatShown, formatTop } from './format.js';

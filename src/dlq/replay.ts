@@ -36,7 +36,7 @@ export interface ReplayPlan {
 }
 
 /** One Kafka record may have several dead-letter rows (one per reason): it is replayed once. */
-export function groupByRecord(rows: readonly StoredDeadLetter[]): Map<string, StoredDeadLetter[]> {
+function groupByRecord(rows: readonly StoredDeadLetter[]): Map<string, StoredDeadLetter[]> {
   const groups = new Map<string, StoredDeadLetter[]>();
   for (const r of rows) {
     const id = recordCoordinates(r);
@@ -55,7 +55,7 @@ export function replayRefusal(replayCount: number, maxReplays: number): string |
 }
 
 /** The exact key bytes, or why they are not known (rows written before migration 5 with a binary key). */
-export function originalKey(row: StoredDeadLetter): { key: Buffer | null } | { why: string } {
+function originalKey(row: StoredDeadLetter): { key: Buffer | null } | { why: string } {
   if (row.keyBase64 !== null) return { key: Buffer.from(row.keyBase64, 'base64') };
   if (row.key === null) return { key: null };
   if (row.key.includes('\uFFFD')) {

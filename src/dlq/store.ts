@@ -11,14 +11,13 @@ import {
 } from '../sink/index.js';
 import { filterSql, MAX_IDS, type DeadLetterFilter } from './filters.js';
 
-export const DLQ_TABLES = {
+const DLQ_TABLES = {
   resolutions: 'dead_letter_resolutions',
   unresolved: 'dead_letters_unresolved',
   depth: 'dead_letter_depth',
 } as const;
 
-export const RESOLUTION_ACTIONS = ['replayed', 'dismissed'] as const;
-export type ResolutionAction = (typeof RESOLUTION_ACTIONS)[number];
+export type ResolutionAction = 'replayed' | 'dismissed';
 
 export interface DepthRow {
   readonly reason: string;

@@ -6,13 +6,8 @@
  * as their default roles. On 18.16, which has no SQL access control, deploy/clickhouse/users-18.16.xml
  * does the same with profiles (`readonly`, `allow_ddl`) and per-user database filters.
  */
+import { quoteIdent } from './bind.js';
 import type { ClickHouseConnection, ServerCapabilities } from './clickhouse.js';
-
-/** Same rule as migrations.ts (not imported from it: migrations.ts imports this file). */
-function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`not a plain identifier: ${name}`);
-  return `\`${name}\``;
-}
 
 /** What each role may do, by who uses it. Role names carry the database so that databases do not share them. */
 export const ACCESS_ROLES = {

@@ -11,6 +11,12 @@ const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*):([A-Za-z0-9_(), ]+)\}/g;
 const INT = /^U?Int(8|16|32|64)$/;
 const FLOAT = /^Float(32|64)$/;
 
+/** Identifiers cannot be query parameters; the database name is validated by the config schema and quoted. */
+export function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`not a plain identifier: ${name}`);
+  return `\`${name}\``;
+}
+
 /** ClickHouse single-quoted string literal: backslash escapes for quote, backslash and control bytes. */
 export function quoteString(s: string): string {
   let out = "'";

@@ -6,8 +6,7 @@
  * user value goes through `{name:Type}` placeholders.
  */
 import type { ClickHouseConnection } from './clickhouse.js';
-import type { QueryParams } from './bind.js';
-import { quoteIdent } from './migrations.js';
+import { quoteIdent, type QueryParams } from './bind.js';
 import { TABLES } from './tables.js';
 
 /** Machine ids `from..to`, both included. */
@@ -81,7 +80,7 @@ const MAX_DATETIME_S = 0xffff_ffff;
 const clampSeconds = (s: number): number => Math.min(MAX_DATETIME_S, Math.max(0, s));
 
 /** `WHERE` clauses and parameters of a selection, on columns `machine_id` and `bucket_ts`. */
-export function selectionSql(sel: FeatureVectorSelection): { clauses: string[]; params: QueryParams } {
+function selectionSql(sel: FeatureVectorSelection): { clauses: string[]; params: QueryParams } {
   // Whole seconds (bucket_ts is a DateTime): bucket ≥ fromMs ⇔ s ≥ ⌈fromMs/1000⌉, < toMs ⇔ s < ⌈toMs/1000⌉.
   const params: Record<string, QueryParams[string]> = {
     from: clampSeconds(Math.ceil(sel.fromMs / 1000)),

@@ -4,8 +4,8 @@ export {
   type ServerCapabilities,
   type ClickHouseOptions,
 } from './clickhouse.js';
-export { bindParams, quoteString, type QueryParams, type QueryParamValue } from './bind.js';
-export { migrate, MIGRATIONS, quoteIdent, type Migration, type MigrationReport } from './migrations.js';
+export { bindParams, quoteIdent, quoteString, type QueryParams, type QueryParamValue } from './bind.js';
+export { migrate, MIGRATIONS, type Migration, type MigrationReport } from './migrations.js';
 export {
   ACCESS_ROLES,
   accessStatements,
@@ -19,7 +19,6 @@ export {
 export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export {
   createFeatureVectorReader,
-  selectionSql,
   sourceKey,
   type FeatureVectorReader,
   type FeatureVectorSelection,

@@ -8,6 +8,7 @@
 import { FEATURE_NAMES, FEATURE_SET, SPEC_HASH } from '../features/index.js';
 import { ConfigError, PdmError } from '../shared/errors.js';
 import { grantAccess, type AccessReport } from './access.js';
+import { quoteIdent } from './bind.js';
 import type { ClickHouseConnection, ServerCapabilities } from './clickhouse.js';
 import { formatInstant, TABLES, type FeatureSetRow } from './tables.js';
 
@@ -28,12 +29,6 @@ export interface ColumnAddition {
   readonly name: string;
   /** Type and DEFAULT clause, e.g. `UInt32 DEFAULT 0`. */
   readonly definition: string;
-}
-
-/** Identifiers cannot be query parameters; the database name is validated by the config schema and quoted. */
-export function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`not a plain identifier: ${name}`);
-  return `\`${name}\``;
 }
 
 function types(caps: ServerCapabilities) {
