@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseIsoInstant } from '../shared/instant.js';
 import { loadConfig } from '../config/index.js';
 import {
   buildFeatures,
@@ -24,17 +25,13 @@ interface BuildOptions {
 }
 
 /** YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z|±HH:MM]; group 1 = time part, group 2 = zone. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
 /** `--now`: epoch milliseconds, or an ISO-8601 instant; without a zone it is UTC (never the local zone). */
 export function parseNow(text: string): number {
   let ms = Number.NaN;
   if (/^-?\d{1,16}$/.test(text)) {
     ms = Number(text);
   } else {
-    const m = ISO_INSTANT.exec(text);
-    if (m !== null)
-      ms = Date.parse(text.replace(' ', 'T') + (m[1] !== undefined && m[2] === undefined ? 'Z' : ''));
+    ms = parseIsoInstant(text) ?? Number.NaN;
   }
   if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) {
     throw new InvalidArgumentError(

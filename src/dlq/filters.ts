@@ -2,6 +2,7 @@
  * Which dead letters a `dlq` command acts on, and the WHERE clause that selects them. User input reaches
  * SQL only as `{name:Type}` query parameters; the parameter names are ours (`reasons`, `id3_offset`, …).
  */
+import { parseIsoInstant } from '../shared/instant.js';
 import type { QueryParams } from '../sink/index.js';
 
 /** A dead letter's place in Kafka (`--ids topic:partition:offset`). */
@@ -97,13 +98,8 @@ export function parseDurationMs(text: string): number {
 export function parseInstantMs(text: string, nowMs: number): number {
   const t = text.trim();
   if (/^\d+\s*[smhdw]$/.test(t)) return nowMs - parseDurationMs(t);
-  const iso = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,3})?)?)?(Z|[+-]\d\d:?\d\d)?$/.exec(t);
-  if (iso !== null) {
-    const normalized =
-      t.replace(' ', 'T') + (iso[4] === undefined ? (iso[1] === undefined ? 'T00:00:00Z' : 'Z') : '');
-    const ms = Date.parse(normalized);
-    if (Number.isFinite(ms)) return ms;
-  }
+  const ms = parseIsoInstant(t);
+  if (ms !== undefined) return ms;
   throw new FilterSyntaxError(
     `"${text}" is not a time (2026-11-30T10:00:00Z, "2026-11-30 10:00:00" UTC, or 2h ago)`,
   );
