@@ -1,9 +1,12 @@
 /**
  * Where the local stack keeps its files. Everything lives under the cache directory (PDM_CACHE_DIR,
  * git-ignored), resolved against the project root so that the CLI, tests and scripts agree whatever their
- * working directory.
+ * working directory. One exception: ClickHouse runs as user `clickhouse` when we are root, and that user
+ * cannot reach a cache directory inside a private (0700) folder, such as a clone in `mktemp -d`; its files
+ * then live in /var/tmp under a name derived from the cache directory (see {@link clickhouseDir}).
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StackConfig } from '../config/index.js';
@@ -67,7 +70,7 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
   const kafkaDir = join(cacheDir, 'kafka');
   const kafkaLogs = join(kafkaDir, 'logs');
   const registryDir = join(cacheDir, 'registry');
-  const chDir = join(cacheDir, 'clickhouse');
+  const chDir = clickhouseDir(cacheDir);
   const chLogs = join(chDir, 'log');
   return {
     root,
@@ -109,4 +112,23 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
     cliLauncher: join(root, 'bin', 'pdm-stream.js'),
     builtCli: join(root, 'dist', 'cli', 'stack.js'),
   };
+}
+
+/** True when every existing ancestor of `dir` (and `dir` itself if it exists) can be entered by others. */
+function traversableByOthers(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & constants.S_IXOTH) === 0) return false;
+    if (d === dirname(d)) return true;
+  }
+}
+
+/**
+ * ClickHouse's directory: `<cache>/clickhouse`, unless we run as root (so the server runs as `clickhouse`)
+ * and that user could not enter the cache directory; then `/var/tmp/pdm-stream-clickhouse-<hash of the
+ * cache dir>`, stable across runs of the same checkout, so data and `stack down` still find it.
+ */
+export function clickhouseDir(cacheDir: string, asRoot = process.getuid?.() === 0): string {
+  if (!asRoot || traversableByOthers(cacheDir)) return join(cacheDir, 'clickhouse');
+  const tag = createHash('sha256').update(cacheDir).digest('hex').slice(0, 12);
+  return join('/var/tmp', `pdm-stream-clickhouse-${tag}`);
 }

@@ -1,0 +1,36 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { clickhouseDir } from '../../../src/stack/paths.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A clone in `mktemp -d`: the folder is 0700. */
+function privateCache(): string {
+  const d = mkdtempSync(join(tmpdir(), 'pdm-paths-'));
+  dirs.push(d);
+  const cache = join(d, '.cache');
+  mkdirSync(cache);
+  return cache;
+}
+
+describe("ClickHouse's directory of the local stack", () => {
+  it('is <cache>/clickhouse when the clickhouse user can reach it, or when we are not root', () => {
+    const cache = privateCache();
+    expect(clickhouseDir(cache, false)).toBe(join(cache, 'clickhouse'));
+    chmodSync(join(cache, '..'), 0o755);
+    expect(clickhouseDir(cache, true)).toBe(join(cache, 'clickhouse'));
+  });
+
+  it('moves to a stable /var/tmp folder when a parent of the cache is private (a clone in mktemp -d)', () => {
+    const cache = privateCache();
+    const dir = clickhouseDir(cache, true);
+    expect(dir).toMatch(/^\/var\/tmp\/pdm-stream-clickhouse-[0-9a-f]{12}$/);
+    expect(clickhouseDir(cache, true)).toBe(dir);
+    expect(clickhouseDir(privateCache(), true)).not.toBe(dir);
+  });
+});
