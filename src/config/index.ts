@@ -11,6 +11,7 @@ export type {
   FeatureConfig,
   ScoreConfig,
   SinkConfig,
+  PipelineConfig,
   OpsConfig,
   Range,
 } from './load.js';

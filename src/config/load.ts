@@ -24,6 +24,10 @@ export interface KafkaConfig {
   readonly outageMaxMs: number;
   /** See PDM_LAG_POLL_MS. */
   readonly lagPollMs: number;
+  /** See PDM_KAFKA_FETCH_MAX_WAIT_MS. */
+  readonly fetchMaxWaitMs: number;
+  /** See PDM_KAFKA_FETCH_MAX_BYTES_PER_PARTITION. */
+  readonly fetchMaxBytesPerPartition: number;
   /** See KAFKA_SASL_*. The password is never logged (see describeConfig). */
   readonly sasl?: KafkaSaslConfig;
   /** See KAFKA_TLS*. Files are read when a client is created. */
@@ -92,6 +96,14 @@ export interface ScoreConfig {
   readonly maxWaitMs: number;
 }
 
+/** How much work the engine holds between fetching and the ClickHouse acknowledgement. */
+export interface PipelineConfig {
+  /** See PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES. */
+  readonly maxInFlightBatches: number;
+  /** See PDM_PIPELINE_MAX_IN_FLIGHT_ROWS. */
+  readonly maxInFlightRows: number;
+}
+
 export interface SinkConfig {
   readonly maxRows: number;
 }
@@ -110,6 +122,7 @@ export interface Config {
   readonly stack: StackConfig;
   readonly features: FeatureConfig;
   readonly score: ScoreConfig;
+  readonly pipeline: PipelineConfig;
   readonly sink: SinkConfig;
   readonly ops: OpsConfig;
 }
@@ -198,6 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT_MS,
       outageMaxMs: e.PDM_KAFKA_OUTAGE_MAX_MS,
       lagPollMs: e.PDM_LAG_POLL_MS,
+      fetchMaxWaitMs: e.PDM_KAFKA_FETCH_MAX_WAIT_MS,
+      fetchMaxBytesPerPartition: e.PDM_KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
       ...kafkaAuth,
     },
     registry: { url: registryUrl, ...registryAuth },
@@ -235,6 +250,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     score: { modelDir: e.PDM_MODEL_DIR, maxRows: e.PDM_SCORE_MAX_ROWS, maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS },
+    pipeline: {
+      maxInFlightBatches: e.PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES,
+      maxInFlightRows: e.PDM_PIPELINE_MAX_IN_FLIGHT_ROWS,
+    },
     sink: { maxRows: e.PDM_SINK_MAX_ROWS },
     ops: {
       httpHost: e.PDM_HTTP_HOST,

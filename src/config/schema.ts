@@ -45,6 +45,21 @@ export const ENV_SCHEMA = z.object({
    * paused, reconnects with bounded backoff and /readyz answers 503; after this long it exits non-zero.
    */
   PDM_KAFKA_OUTAGE_MAX_MS: positiveInt.default(300_000),
+  /**
+   * Longest time a Kafka fetch waits for data when there is none. It bounds how long the consumer idles
+   * after an assignment (all partitions are paused while the restore is planned) and how long a shutdown
+   * waits for the fetch in flight; new records are returned at once whatever this is.
+   */
+  PDM_KAFKA_FETCH_MAX_WAIT_MS: z.coerce.number().int().min(10).max(30_000).default(100),
+  /** Most bytes one fetch returns per partition (a batch is at most this big). */
+  PDM_KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce.number().int().min(65_536).default(1_048_576),
+  /**
+   * Batches taken from Kafka and not yet acknowledged by ClickHouse: fetching pauses at this many (or at
+   * PDM_PIPELINE_MAX_IN_FLIGHT_ROWS), so slow writes hold memory bounded.
+   */
+  PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES: positiveInt.default(64),
+  /** Closed rows plus dead letters handed to scoring and writing and not yet acknowledged. */
+  PDM_PIPELINE_MAX_IN_FLIGHT_ROWS: positiveInt.default(200_000),
   /** How often `run` reads committed and log end offsets of its partitions for pdm_consumer_lag_messages. */
   PDM_LAG_POLL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Consumer group of the engine. */

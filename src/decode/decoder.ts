@@ -31,8 +31,6 @@ export interface RecordDecoder {
   prepare(values: Iterable<Buffer | null>): Promise<void>;
   /** Synchronous; call after {@link prepare} for the same values. */
   decode<K extends RecordKind>(kind: K, value: Buffer | null, key: Buffer | null): DecodeResult<K>;
-  /** Cached writer schemas (for metrics). */
-  readonly cachedSchemaCount: () => number;
 }
 
 type WriterEntry = { readonly schema: string } | { readonly unknown: string; readonly atMs: number };
@@ -156,6 +154,5 @@ export function createRecordDecoder(
         throw err;
       }
     },
-    cachedSchemaCount: () => writers.size,
   };
 }

@@ -12,7 +12,6 @@ import { toDeadLetterRow, type DeadLetter } from './dead-letter.js';
 export interface DeadLetterSink {
   /** Resolves when ClickHouse acknowledged the rows: offsets they cover may then be committed. */
   write(deadLetters: readonly DeadLetter[]): Promise<void>;
-  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,7 +41,6 @@ export function createDeadLetterSink(options: DeadLetterSinkOptions): DeadLetter
       const now = Date.now();
       return writer.write(deadLetters.map((d) => toDeadLetterRow(d, options.caps, now)));
     },
-    flush: () => writer.flush(),
     close: () => writer.close(),
   };
 }

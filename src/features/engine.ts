@@ -74,8 +74,6 @@ export interface FeatureEngineOptions extends FeatureConfig {
    * the replayed events rebuild the state. @default empty
    */
   readonly resumeAfter?: ReadonlyMap<number, number>;
-  /** Like `resumeAfter`, for every machine not in that map. @default -Infinity (nothing suppressed) */
-  readonly resumeAllAfterMs?: number;
   /**
    * The processing clock, read once per `ingest` call: events with ts > now + futureSkewMs are FUTURE_EVENT.
    * Streaming uses the wall clock; the batch path fixes it (`features build --now`). @default Date.now
@@ -109,8 +107,6 @@ export interface FeatureEngine {
   closeReady(): CloseResult;
   /** End of input: side watermark +∞, then `closeReady()` (the spec's end-of-input rule). */
   finish(): CloseResult;
-  /** Buckets ≤ `bucketMs` of this machine were written before a restart: close them without output. */
-  skipUpTo(machineId: number, bucketMs: number): void;
   stats(): FeatureEngineStats;
   /** Drops all state; the engine cannot be used afterwards. */
   close(): void;
@@ -147,7 +143,6 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   const { bucketMs, allowedLatenessMs } = geo;
   const ranges = options.ranges;
   const resumeAfter = options.resumeAfter;
-  const resumeAll = options.resumeAllAfterMs ?? Number.NEGATIVE_INFINITY;
   const nowMs = options.nowMs ?? Date.now;
   const futureSkewMs = options.futureSkewMs ?? DEFAULT_FUTURE_SKEW_MS;
   if (!Number.isSafeInteger(futureSkewMs) || futureSkewMs < 0) {
@@ -176,7 +171,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     if (st === undefined) {
       st = createMachineState(
         machineId,
-        Math.max(resumeAll, resumeAfter?.get(machineId) ?? resumeAll),
+        resumeAfter?.get(machineId) ?? Number.NEGATIVE_INFINITY,
         account,
       );
       machines.set(machineId, st);
@@ -397,12 +392,6 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     return closeReady();
   }
 
-  function skipUpTo(machineId: number, upToMs: number): void {
-    assertOpen();
-    const st = stateFor(machineId);
-    if (upToMs > st.suppressUpTo) st.suppressUpTo = upToMs;
-  }
-
   /** O(1): buffers keep a running byte total (the engine calls this after every batch for metrics). */
   function stats(): FeatureEngineStats {
     return {
@@ -432,7 +421,6 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     advanceMachineSideWatermark,
     closeReady,
     finish,
-    skipUpTo,
     stats,
     close,
   };

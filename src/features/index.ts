@@ -23,14 +23,6 @@ export {
   type SilentRun,
 } from './types.js';
 export { labelFor, LABEL_HORIZON_MS } from './label.js';
-export {
-  featureRows,
-  sideWatermark,
-  type FeatureBatch,
-  type FeatureInput,
-  type FeatureRowsOptions,
-  type SideWatermark,
-} from './operators.js';
 export { windowGeometry, MIN_SLOT_MS, type WindowGeometry } from './window-math.js';
 export { buildFeatures, type BuildFeaturesOptions, type BuildFeaturesSummary } from './batch.js';
 export {

@@ -10,6 +10,7 @@ export {
 export type {
   RecordSource,
   RecordSourceHandlers,
+  BatchOutcome,
   SourceBatch,
   BatchControl,
   TopicPartition,

@@ -22,7 +22,13 @@ import { createKafkaClient } from './kafka-admin.js';
 import { kafkaError } from './kafka-errors.js';
 import { createOffsetReader, type SourceAdmin } from './kafka-offsets.js';
 import type { SourceHealth } from './source-health.js';
-import type { RecordSource, RecordSourceHandlers, SourceBatch, TopicPartition } from './record-source.js';
+import type {
+  BatchOutcome,
+  RecordSource,
+  RecordSourceHandlers,
+  SourceBatch,
+  TopicPartition,
+} from './record-source.js';
 import type { SourceMessage } from './types.js';
 
 /** The parts of a kafkajs consumer and admin the source uses (tests substitute fakes). */
@@ -56,8 +62,10 @@ export interface KafkaSourceOptions {
   readonly sessionTimeoutMs?: number;
   /** @default 3_000 */
   readonly heartbeatIntervalMs?: number;
-  /** Upper bound of one fetch per partition. @default 1_048_576 */
+  /** Upper bound of one fetch per partition. @default kafka.fetchMaxBytesPerPartition */
   readonly maxBytesPerPartition?: number;
+  /** Longest wait of a fetch without data. @default kafka.fetchMaxWaitMs */
+  readonly maxWaitTimeInMs?: number;
   /** Longest Kafka outage ridden out, at start or later. @default kafka.outageMaxMs (PDM_KAFKA_OUTAGE_MAX_MS) */
   readonly outageMaxMs?: number;
   /** First wait before a new session during an outage. @default 1_000 */
@@ -76,6 +84,13 @@ export interface KafkaRecordSource extends RecordSource {
   assigned(): readonly TopicPartition[];
 }
 
+interface BatchCoordinates {
+  readonly topic: string;
+  readonly partition: number;
+  readonly firstOffset: string | null;
+  readonly lastOffset: string;
+}
+
 type SessionEnd = { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: PdmError };
 
 interface Session {
@@ -86,6 +101,10 @@ interface Session {
    */
   aliveAtMs: number;
   assigned: TopicPartition[];
+  /** The batch handler in progress (settled when none). */
+  handling: Promise<void>;
+  /** Commits of taken batches, chained in the order the batches were taken. */
+  commits: Promise<void>;
   end: SessionEnd | undefined;
   readonly ended: Promise<SessionEnd>;
   finish(end: SessionEnd): void;
@@ -117,7 +136,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
     partitionAssigners: [coPartitionedAssigner],
     sessionTimeout: options.sessionTimeoutMs ?? options.kafka.sessionTimeoutMs,
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? options.kafka.fetchMaxBytesPerPartition,
+    // kafkajs sleeps this long whenever every assigned partition is paused (during each restore), and a
+    // disconnect waits for the fetch in flight: short, so neither a start nor a stop idles for seconds.
+    maxWaitTimeInMs: options.maxWaitTimeInMs ?? options.kafka.fetchMaxWaitMs,
     allowAutoTopicCreation: false,
     // kafkajs retries a failing fetch or commit a few times (≈ 9 s), then crashes; the outage policy
     // above takes over from there with a new session, so kafkajs must never restart by itself.
@@ -169,6 +191,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
       consumer,
       aliveAtMs: Date.now(),
       assigned: [],
+      handling: Promise.resolve(),
+      commits: Promise.resolve(),
       end: undefined,
       ended,
       finish(end) {
@@ -231,6 +255,37 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
         },
       );
     });
+    const failBatch = (at: BatchCoordinates, err: unknown) => {
+      // Not rethrown: kafkajs would retry the handler on the same batch. The session ends instead; nothing
+      // of this batch is committed, and the next session (if any) restores from scratch.
+      const e = kafkaError(err, `batch handler failed on ${at.topic}[${at.partition}]`);
+      logHandlerFailure(e, err, { ...at });
+      s.finish({ kind: 'failed', error: e });
+    };
+    /**
+     * Commits after the batch's last offset once everything it produced is acknowledged, after the commits
+     * of the batches taken before it. Declared outside eachBatch and given plain values: it outlives the
+     * batch, whose messages must not stay reachable through its closure until the commit.
+     */
+    const commitWhenAcked = (at: BatchCoordinates, acked: Promise<void>) => {
+      const offset = (BigInt(at.lastOffset) + 1n).toString();
+      s.commits = s.commits.then(async () => {
+        try {
+          await acked;
+        } catch (err) {
+          failBatch(at, err);
+          return;
+        }
+        if (s.end?.kind === 'failed') return;
+        await consumer
+          .commitOffsets([{ topic: at.topic, partition: at.partition, offset }])
+          .catch((err: unknown) => {
+            // A rebalance or a broker gone: kafkajs re-joins or the session ends; the batch is read again
+            // by whoever owns the partition then, and its outputs are idempotent.
+            log.warn({ ...at, err: errorMessage(err) }, 'offset commit failed; the batch will be read again');
+          });
+      });
+    };
     (async () => {
       await consumer.connect();
       for (const topic of options.topics) {
@@ -242,8 +297,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
         partitionsConsumedConcurrently: 1,
         eachBatch: async (payload) => {
           const { batch } = payload;
-          // After a failure the session is being torn down: leave batches already fetched unprocessed.
-          if (s.end !== undefined || batch.isEmpty()) return;
+          // After a failure the session is being torn down, and after stop() nothing new is taken: leave
+          // batches already fetched unprocessed (not resolved, so never committed).
+          if (s.end !== undefined || stopRequested || batch.isEmpty()) return;
           const sourceBatch: SourceBatch = {
             topic: batch.topic,
             partition: batch.partition,
@@ -251,30 +307,28 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
             fetchedAtMs: lastFetchAt > 0 ? lastFetchAt : Date.now(),
             messages: batch.messages.map((m) => toSourceMessage(batch.topic, batch.partition, m)),
           };
-          let commit: boolean;
+          const at: BatchCoordinates = {
+            topic: batch.topic,
+            partition: batch.partition,
+            firstOffset: batch.firstOffset(),
+            lastOffset: batch.lastOffset(),
+          };
+          const handled = handlers.onBatch(sourceBatch, { heartbeat: () => payload.heartbeat() });
+          s.handling = handled.then(
+            () => undefined,
+            () => undefined,
+          );
+          let outcome: BatchOutcome;
           try {
-            commit = await handlers.onBatch(sourceBatch, { heartbeat: () => payload.heartbeat() });
+            outcome = await handled;
           } catch (err) {
-            // Not rethrown: kafkajs would retry the handler on the same batch. The session ends instead;
-            // nothing of this batch is committed, and the next session (if any) restores from scratch.
-            const e = kafkaError(err, `batch handler failed on ${batch.topic}[${batch.partition}]`);
-            logHandlerFailure(e, err, {
-              topic: batch.topic,
-              partition: batch.partition,
-              firstOffset: batch.firstOffset(),
-              lastOffset: batch.lastOffset(),
-            });
-            s.finish({ kind: 'failed', error: e });
+            failBatch(at, err);
             return;
           }
-          if (!commit) return;
-          // Only now is everything this batch produced acknowledged by the sinks: commit after its last
-          // offset. A commit failure (rebalance, broker gone) goes to kafkajs: it re-joins or crashes.
-          const last = batch.lastOffset();
-          payload.resolveOffset(last);
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-          ]);
+          if (!outcome.taken) return;
+          // Taken: kafkajs fetches on from after this batch.
+          payload.resolveOffset(at.lastOffset);
+          commitWhenAcked(at, outcome.acked);
         },
       });
     })().catch((err: unknown) => {
@@ -376,18 +430,16 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
     offsetForTimestamp: (tp, timestampMs) => offsets.offsetForTimestamp(tp, timestampMs),
     endOffsets: (topic) => offsets.endOffsets(topic),
     committedOffsets: (topic) => offsets.committedOffsets(topic),
-    pause(tps) {
-      current?.consumer.pause(groupByTopic(tps));
-    },
-    resume(tps) {
-      current?.consumer.resume(groupByTopic(tps));
-    },
     async stop() {
       stopRequested = true;
       stopAbort.abort();
       const s = current;
       if (s !== undefined) {
-        // disconnect() stops first: it waits for the batch in progress (and its commit), leaves the group.
+        // Nothing new is taken from here on; what was taken is acknowledged and committed while the
+        // session is still a group member, then disconnect() leaves the group.
+        if (s.assigned.length > 0) s.consumer.pause(groupByTopic(s.assigned));
+        await s.handling;
+        await s.commits;
         await s.consumer.disconnect().catch((err: unknown) => {
           log.warn({ err: errorMessage(err) }, 'Kafka consumer did not disconnect cleanly');
         });

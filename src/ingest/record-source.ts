@@ -18,6 +18,17 @@ export interface BatchControl {
   heartbeat(): Promise<void>;
 }
 
+/**
+ * What the handler did with a batch. Not taken: nothing of it was processed (e.g. fetched before a seek
+ * took effect); the source neither commits nor moves past it, so it is fetched again. Taken: the source
+ * moves on and commits the offset after the batch's last message once `acked` resolves, which happens
+ * only after everything the batch produced is acknowledged by the sinks. Commits follow the order of the
+ * batches of a partition. A rejected `acked` ends the consumer session without committing.
+ */
+export type BatchOutcome =
+  | { readonly taken: false }
+  | { readonly taken: true; readonly acked: Promise<void> };
+
 export interface RecordSourceHandlers {
   /**
    * Partitions just assigned to this instance (after every rebalance). Seeks issued here (e.g. the
@@ -25,13 +36,13 @@ export interface RecordSourceHandlers {
    */
   onAssigned(assigned: readonly TopicPartition[]): Promise<void>;
   /**
-   * One batch of one partition. When this resolves to true, the source commits the offset after the
-   * batch's last message: the handler resolves only after everything the batch produced is acknowledged by
-   * the sinks. False means "not processed" (e.g. fetched before a seek): nothing is committed. A rejection
-   * is logged and ends the consumer session without committing the batch: a retryable error (Kafka
-   * unreachable) re-joins after a backoff, bounded by the outage limit, anything else ends the source.
+   * One batch of one partition. Resolves when the handler has taken the batch (see {@link BatchOutcome}),
+   * usually long before its outputs are written: the source fetches on meanwhile. A rejection (of this
+   * promise or of `acked`) is logged and ends the consumer session without committing the batch: a
+   * retryable error (Kafka unreachable) re-joins after a backoff, bounded by the outage limit, anything
+   * else ends the source.
    */
-  onBatch(batch: SourceBatch, control: BatchControl): Promise<boolean>;
+  onBatch(batch: SourceBatch, control: BatchControl): Promise<BatchOutcome>;
 }
 
 /** Where records come from. The only implementation today is kafkajs (kafka-source.ts). */
@@ -52,10 +63,11 @@ export interface RecordSource {
   offsetForTimestamp(tp: TopicPartition, timestampMs: number): Promise<string>;
   /** Log end offsets (high watermarks) of each partition of `topic`. */
   endOffsets(topic: string): Promise<Map<number, string>>;
-  /** Committed offsets of this group for `topic` ('-1' when none). */
+  /** Committed offsets of this group for `topic` ('-1' when none); read by the lag poller. */
   committedOffsets(topic: string): Promise<Map<number, string>>;
-  pause(tps: readonly TopicPartition[]): void;
-  resume(tps: readonly TopicPartition[]): void;
-  /** Stops fetching, lets the batch in progress finish and commit, leaves the group. */
+  /**
+   * Stops fetching, lets the batch in progress finish, waits for every taken batch's `acked` and commits
+   * it, then leaves the group.
+   */
   stop(): Promise<void>;
 }

@@ -1,27 +1,32 @@
 /**
  * The engine: ingest → decode → features → score → sink, dead letters → dlq, commits after acks.
  *
- * Ordering and commits: kafkajs hands over one partition's batch at a time (partitionsConsumedConcurrently
- * = 1). A batch is decoded, applied to the feature state of its partition number, closable buckets are
- * scored and written together with the batch's dead letters, and only when ClickHouse acknowledged all of
- * it does the handler return, after which the source commits the batch's offsets. Window state is not
- * committed anywhere: restore.ts rebuilds it by replay after every assignment.
+ *   Kafka batch ─▶ decode step ─▶ feature step ─┬─▶ flow (flow.ts): score ─▶ write ─▶ ack ─▶ commit
+ *                                               │
+ *   side end offsets (side-ends.ts) ─▶ checkpoint step ─┘
+ *
+ * A batch handler runs the synchronous steps (decode, apply to the partition's feature state, close what
+ * is closable) and hands the result to the flow; it returns as soon as the flow has room, so the source
+ * fetches the next batch while earlier ones are scored and written. The source commits a batch's offsets
+ * when the flow acknowledged its emission, and emissions are acknowledged in order (flow.ts), so offsets
+ * are committed per partition in order and only after ClickHouse stored everything before them.
+ *
+ * Side completeness (side-progress.ts) needs the side topics' end offsets read after each telemetry batch
+ * plus a grace period; that read happens off the batch path (side-ends.ts) and its answer is a step of
+ * its own that may close buckets.
+ *
+ * Window state is not committed anywhere: restore.ts rebuilds it by replay after every assignment.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
-import {
-  checkEventTime,
-  createFeatureEngine,
-  isDeadLetterOutcome,
-  type FeatureEngine,
-} from '../features/index.js';
-import {
-  type BatchControl,
-  type RecordSource,
-  type SourceBatch,
-  type TopicPartition,
+import { createFeatureEngine, isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
+import type {
+  BatchControl,
+  BatchOutcome,
+  RecordSource,
+  SourceBatch,
+  TopicPartition,
 } from '../ingest/index.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -29,25 +34,27 @@ import type { EngineMetrics } from '../shared/metrics.js';
 import type { PdmEvent } from '../shared/records.js';
 import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
+import { decodeBatch, reject, type InputKind } from './decode-step.js';
+import { createFlow, type Flow } from './flow.js';
 import { whileHeartbeating } from './heartbeat.js';
-import { emit, type OutputWriters, type RowScorer } from './outputs.js';
 import { createMachineHomes } from './machine-homes.js';
+import type { OutputWriters, RowScorer, SourceCoordinates } from './outputs.js';
 import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
+import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
 import {
   addCheckpoint,
   advancePosition,
   createSideProgress,
   SIDE_KINDS,
   type SideEnds,
-  type SideKind,
   type SideProgress,
 } from './side-progress.js';
 
 /** The topics the engine consumes: failures are labels for training only. */
-export const ENGINE_INPUTS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
-type InputKind = (typeof ENGINE_INPUTS)[number];
+export const ENGINE_INPUTS = ['telemetry', 'errors', 'maintenance', 'machines'] as const satisfies readonly InputKind[];
 
 interface PartitionTask {
+  readonly partition: number;
   readonly features: FeatureEngine;
   readonly side: SideProgress;
 }
@@ -69,11 +76,11 @@ export interface Engine {
   start(): Promise<void>;
   /**
    * Resolves only after {@link stop}; rejects on every other end (a Kafka crash or an outage longer than
-   * PDM_KAFKA_OUTAGE_MAX_MS, a non-retryable error, a handler that threw), with the reason. The batch in
-   * progress then stays uncommitted.
+   * PDM_KAFKA_OUTAGE_MAX_MS, a non-retryable error, a handler or a write that failed), with the reason.
+   * Batches not yet acknowledged then stay uncommitted.
    */
   readonly done: Promise<void>;
-  /** Graceful: stop fetching, finish and commit the batch in progress, flush writers. */
+  /** Graceful: stop fetching, write and commit every batch taken, flush writers. */
   stop(): Promise<void>;
   /** True once partitions are assigned and state restore was planned. */
   ready(): boolean;
@@ -90,22 +97,34 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Partitions whose first batch after the restore seek has not arrived yet. */
   const awaitingSeek = new Set<string>();
   let assignedOnce = false;
-  /** The latest read of the side topics' end offsets (all partitions) and when it started. */
-  let sideEnds: { readAt: number; ends: Record<SideKind, Map<number, string>> } | undefined;
+  /** Bumped by every restore: answers and batches of an earlier assignment are dropped. */
+  let generation = 0;
   /** Batches wait for the latest assignment's restore to be planned and seeked. */
   let assignment: Promise<void> = Promise.resolve();
   /** Partition number of each machine's events (kept across rebalances: a machine does not move). */
   const homes = createMachineHomes();
+  const flow: Flow = createFlow({
+    scorer: deps.scorer,
+    writers: deps.writers,
+    caps: deps.caps,
+    metrics,
+    maxInFlight: config.pipeline.maxInFlightBatches,
+    maxInFlightRows: config.pipeline.maxInFlightRows,
+  });
+  const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
+  const decodeDeps = { decoder, homes, metrics, log };
 
-  function newTask(plan: RestorePlan): PartitionTask {
+  function newTask(partition: number, plan: RestorePlan): PartitionTask {
     return {
+      partition,
       features: createFeatureEngine({ ...config.features, resumeAfter: plan.resumeAfter }),
       side: createSideProgress(),
     };
   }
 
   function onAssigned(assigned: readonly TopicPartition[]): Promise<void> {
-    assignment = restore(assigned);
+    // What the previous assignment took is written first: the restore plan reads it back.
+    assignment = flow.drain().then(() => restore(assigned));
     return assignment;
   }
 
@@ -124,45 +143,53 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   async function restore(assigned: readonly TopicPartition[]): Promise<void> {
-    await partitionCount();
-    const plan = await withRetry(
-      () =>
-        planRestore({
-          ch: deps.ch,
-          database: config.clickhouse.database,
-          modelVersion: deps.scorer.modelVersion,
-          bucketMs: config.features.bucketMs,
-          allowedLatenessMs: config.features.allowedLatenessMs,
-        }),
-      {
-        onRetry: (err, attempt) => {
-          log.warn({ attempt, err: errorMessage(err) }, 'restore planning: ClickHouse unavailable, retrying');
+    generation++;
+    sideEnds.cancelAll();
+    const [, plan] = await Promise.all([
+      partitionCount(),
+      withRetry(
+        () =>
+          planRestore({
+            ch: deps.ch,
+            database: config.clickhouse.database,
+            modelVersion: deps.scorer.modelVersion,
+            bucketMs: config.features.bucketMs,
+            allowedLatenessMs: config.features.allowedLatenessMs,
+          }),
+        {
+          onRetry: (err, attempt) => {
+            log.warn({ attempt, err: errorMessage(err) }, 'restore planning: ClickHouse unavailable, retrying');
+          },
         },
-      },
-    );
+      ),
+    ]);
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
     nextOffset.clear();
     awaitingSeek.clear();
-    sideEnds = undefined;
-    for (const tp of assigned) {
+    const inputs = assigned.flatMap((tp) => {
       const kind = kindOfTopic.get(tp.topic);
-      if (kind === undefined) continue;
+      return kind === undefined ? [] : [{ tp, kind }];
+    });
+    // One lookup per partition, all at once (a sequential loop cost a round trip each at every start).
+    const offsets = await Promise.all(
+      inputs.map(({ tp, kind }) =>
+        source.offsetForTimestamp(tp, replayStartMs(kind, plan.replayFromMs(tp.partition))),
+      ),
+    );
+    inputs.forEach(({ tp, kind }, i) => {
+      const offset = offsets[i] as string;
       let task = tasks.get(tp.partition);
       if (task === undefined) {
-        task = newTask(plan);
+        task = newTask(tp.partition, plan);
         tasks.set(tp.partition, task);
       }
-      const offset = await source.offsetForTimestamp(
-        tp,
-        replayStartMs(kind, plan.replayFromMs(tp.partition)),
-      );
       source.seek(tp, offset);
       nextOffset.set(`${tp.topic}:${tp.partition}`, BigInt(offset));
       awaitingSeek.add(`${tp.topic}:${tp.partition}`);
       if (kind !== 'telemetry') task.side.position[kind] = BigInt(offset);
-    }
+    });
     log.info(
       {
         partitions: [...tasks.keys()],
@@ -177,128 +204,108 @@ export function createEngine(deps: EngineDeps): Engine {
     assignedOnce = true;
   }
 
-  /**
-   * After a telemetry batch of `partition`, records a side checkpoint for that partition: "side events of
-   * each machine m of the batch with ts ≤ (its telemetry max ts − lateness) are before these end offsets".
-   * The end offsets must have been read at least the grace period after the batch was fetched; one read
-   * (all partitions at once) serves every batch fetched early enough, so a fetch round costs one read, not
-   * one per partition. Returns what became complete (machineId → side-complete instant).
-   */
-  async function checkpointSides(
-    partition: number,
+  /** Side inputs of these machines are complete up to these instants: close what that allows. */
+  function completeSides(task: PartitionTask, complete: Map<number, number> | undefined): void {
+    if (complete === undefined) return;
+    for (const [machineId, upTo] of complete) task.features.advanceMachineSideWatermark(machineId, upTo);
+  }
+
+  /** Closes what is closable in `task` and hands it to the flow with `deadLetters`. */
+  function closeAndEmit(
     task: PartitionTask,
-    fetchedAt: number,
+    at: SourceCoordinates,
+    deadLetters: DeadLetter[],
+    receivedAtMs: number,
+  ): Promise<void> {
+    const closed = task.features.closeReady();
+    for (const run of closed.silent) metrics.silentMachineBuckets.inc(run.buckets);
+    return flow.push({ at, rows: closed.rows, deadLetters, receivedAtMs });
+  }
+
+  /**
+   * The checkpoint step: the answer to a telemetry batch's end-offset request. Records the checkpoint and
+   * closes what became complete; its rows are written like a batch's (in order, through the flow), and
+   * the batch that asked is committed only after them.
+   */
+  function onSideEnds(
+    gen: number,
+    task: PartitionTask,
     upTo: ReadonlyMap<number, number>,
-  ): Promise<Map<number, number> | undefined> {
-    if (upTo.size === 0) return undefined;
-    const notBefore = fetchedAt + config.kafka.sideGraceMs;
-    if (sideEnds === undefined || sideEnds.readAt < notBefore) {
-      const wait = notBefore - Date.now();
-      if (wait > 0) await sleep(wait);
-      const readAt = Date.now();
-      const reads = await Promise.all(
-        SIDE_KINDS.map(async (k) => [k, await source.endOffsets(topics[k])] as const),
-      );
-      sideEnds = { readAt, ends: Object.fromEntries(reads) as Record<SideKind, Map<number, string>> };
-    }
+    read: SideEndOffsets | undefined,
+    at: SourceCoordinates,
+    receivedAtMs: number,
+  ): Promise<void> | undefined {
+    if (read === undefined || gen !== generation || tasks.get(task.partition) !== task) return undefined;
     const ends = {} as SideEnds;
     for (const kind of SIDE_KINDS) {
-      const end = sideEnds.ends[kind].get(partition);
+      const end = read[kind].get(task.partition);
       // Co-partitioning is checked at assignment; a missing partition means the topics changed under us.
       if (end === undefined)
-        throw new Error(`no partition ${partition} in ${topics[kind]} (topics changed?)`);
+        throw new Error(`no partition ${task.partition} in ${topics[kind]} (topics changed?)`);
       ends[kind] = BigInt(end);
     }
-    return addCheckpoint(task.side, ends, upTo);
+    const complete = addCheckpoint(task.side, ends, upTo);
+    if (complete === undefined) return undefined;
+    completeSides(task, complete);
+    return closeAndEmit(task, at, [], receivedAtMs);
   }
 
-  /** Records a dead letter and counts its reason (one place for every stage's rejections). */
-  function reject(deadLetters: DeadLetter[], d: DeadLetter): void {
-    metrics.outcomes.inc({ reason: d.reason });
-    deadLetters.push(d);
+  /** The feature step: applies decoded events; what the feature stage did not use is dead-lettered. */
+  function applyEvents(
+    task: PartitionTask,
+    batch: SourceBatch,
+    decoded: ReturnType<typeof decodeBatch>,
+    deadLetters: DeadLetter[],
+  ): Set<number> {
+    /** Indexes into `events` of those the feature stage did not use (they change no state). */
+    const rejected = new Set<number>();
+    for (const o of task.features.ingest(decoded.events)) {
+      rejected.add(o.index);
+      if (!isDeadLetterOutcome(o)) {
+        metrics.outcomes.inc({ reason: o.kind });
+        metrics.duplicates.inc();
+        continue;
+      }
+      const message = batch.messages[decoded.messageIndex[o.index] ?? -1];
+      if (message === undefined) throw new Error('feature outcome index out of range (programmer error)');
+      reject(metrics, deadLetters, {
+        message,
+        reason: o.kind,
+        stage: 'features',
+        error: o.message,
+        schemaId: decoded.schemaIds[o.index],
+        machineId: o.machineId,
+      });
+    }
+    return rejected;
   }
 
-  function decodeBatch(kind: InputKind, batch: SourceBatch, deadLetters: DeadLetter[]) {
-    const events: PdmEvent[] = [];
-    const messageIndex: number[] = [];
-    /** Writer schema id of each event, so the feature stage's dead letters name it too. */
-    const schemaIds: (number | undefined)[] = [];
-    batch.messages.forEach((m, i) => {
-      const r = decoder.decode(kind, m.value, m.key);
-      if (!r.ok) {
-        reject(deadLetters, {
-          message: m,
-          reason: r.reason,
-          stage: 'decode',
-          error: r.message,
-          schemaId: r.schemaId,
-        });
-        return;
-      }
-      const { machineId } = r.record;
-      const schemaId = r.schemaId;
-      // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
-      const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
-      if (badTimestamp !== null) {
-        reject(deadLetters, {
-          message: m,
-          reason: 'INVALID_VALUE',
-          stage: 'ingest',
-          error: badTimestamp,
-          schemaId,
-          machineId,
-        });
-        return;
-      }
-      const home = homes.check(machineId, kind === 'telemetry', batch.partition);
-      if (!home.ok) {
-        reject(deadLetters, {
-          message: m,
-          reason: 'WRONG_PARTITION',
-          stage: 'pipeline',
-          error: `machine ${machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
-          schemaId,
-          machineId,
-        });
-        return;
-      }
-      if (home.conflictWith !== undefined) {
-        metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
-        log.error(
-          { machineId, telemetryPartition: batch.partition, sidePartition: home.conflictWith },
-          'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
-        );
-      }
-      events.push({ kind, record: r.record } as PdmEvent);
-      messageIndex.push(i);
-      schemaIds.push(schemaId);
-    });
-    return { events, messageIndex, schemaIds };
-  }
+  const NOT_TAKEN: BatchOutcome = { taken: false };
 
-  async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<boolean> {
+  async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<BatchOutcome> {
     await assignment;
     const receivedAt = Date.now();
     const kind = kindOfTopic.get(fetched.topic);
-    const task = tasks.get(fetched.partition);
     const key = `${fetched.topic}:${fetched.partition}`;
     const expected = nextOffset.get(key);
-    if (kind === undefined || task === undefined || expected === undefined) {
+    if (kind === undefined || !tasks.has(fetched.partition) || expected === undefined) {
       throw new Error(`batch for unassigned ${fetched.topic}[${fetched.partition}] (programmer error)`);
     }
     // A batch fetched from the old position before the seek took effect starts past the seek offset:
     // drop it uncommitted (the seek re-delivers). Compacted `machines` may legitimately start later.
     const first = BigInt(fetched.messages[0]?.offset ?? '0');
-    if (awaitingSeek.has(key) && kind !== 'machines' && first > expected) return false;
+    if (awaitingSeek.has(key) && kind !== 'machines' && first > expected) return NOT_TAKEN;
     awaitingSeek.delete(key);
     const batch =
-      fetched.messages.length > 0 && BigInt(fetched.messages[0]?.offset ?? '0') < expected
+      fetched.messages.length > 0 && first < expected
         ? { ...fetched, messages: fetched.messages.filter((m) => BigInt(m.offset) >= expected) }
         : fetched;
-    if (batch.messages.length === 0) return false;
+    const last = batch.messages[batch.messages.length - 1];
+    if (last === undefined) return NOT_TAKEN;
     metrics.recordsIn.inc({ topic: batch.topic }, batch.messages.length);
     metrics.batchSize.observe({ topic: batch.topic }, batch.messages.length);
 
+    const gen = generation;
     // A registry outage is transient: hold this batch (heartbeating) until it answers; never dead-letter.
     await whileHeartbeating(
       control,
@@ -314,63 +321,35 @@ export function createEngine(deps: EngineDeps): Engine {
       }),
     );
     metrics.paused.set({ cause: 'registry' }, 0);
+    // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
+    await whileHeartbeating(control, flow.room());
+    const task = tasks.get(batch.partition);
+    if (gen !== generation || task === undefined) return NOT_TAKEN;
 
+    // From here to the push: synchronous, so no other step sees this partition's state half-applied.
     const deadLetters: DeadLetter[] = [];
-    const { events, messageIndex, schemaIds } = decodeBatch(kind, batch, deadLetters);
-    /** Indexes into `events` of those the feature stage did not use (they change no state). */
-    const rejected = new Set<number>();
-    for (const o of task.features.ingest(events)) {
-      rejected.add(o.index);
-      if (!isDeadLetterOutcome(o)) {
-        metrics.outcomes.inc({ reason: o.kind });
-        metrics.duplicates.inc();
-        continue;
-      }
-      const message = batch.messages[messageIndex[o.index] ?? -1];
-      if (message === undefined) throw new Error('feature outcome index out of range (programmer error)');
-      reject(deadLetters, {
-        message,
-        reason: o.kind,
-        stage: 'features',
-        error: o.message,
-        schemaId: schemaIds[o.index],
-        machineId: o.machineId,
-      });
-    }
-
-    const last = batch.messages[batch.messages.length - 1];
-    if (last === undefined) return false;
+    const decoded = decodeBatch(decodeDeps, kind, batch, deadLetters);
+    const rejected = applyEvents(task, batch, decoded, deadLetters);
     nextOffset.set(key, BigInt(last.offset) + 1n);
-    const complete =
-      kind !== 'telemetry'
-        ? advancePosition(task.side, kind, BigInt(last.offset) + 1n)
-        : await checkpointSides(
-            fetched.partition,
-            task,
-            fetched.fetchedAtMs,
-            telemetryBounds(events, rejected, config.features.allowedLatenessMs),
-          );
-    if (complete !== undefined) {
-      for (const [machineId, upTo] of complete) task.features.advanceMachineSideWatermark(machineId, upTo);
+    const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
+    let checkpointed: Promise<void> | undefined;
+    if (kind === 'telemetry') {
+      const upTo = telemetryBounds(decoded.events, rejected, config.features.allowedLatenessMs);
+      if (upTo.size > 0) {
+        checkpointed = sideEnds
+          .request(fetched.fetchedAtMs + config.kafka.sideGraceMs)
+          .then((read) => onSideEnds(gen, task, upTo, read, at, receivedAt));
+      }
+    } else {
+      completeSides(task, advancePosition(task.side, kind, BigInt(last.offset) + 1n));
     }
-    const closed = task.features.closeReady();
-    for (const run of closed.silent) metrics.silentMachineBuckets.inc(run.buckets);
-    // pdm_consumer_lag_messages is read from the broker periodically (start.ts), not per batch.
-
-    await whileHeartbeating(
-      control,
-      emit(
-        { scorer: deps.scorer, writers: deps.writers, caps: deps.caps, metrics },
-        closed.rows,
-        deadLetters,
-        { topic: batch.topic, partition: batch.partition, offset: last.offset },
-        receivedAt,
-      ),
-    );
+    const emitted = closeAndEmit(task, at, deadLetters, receivedAt);
+    const acked = checkpointed === undefined ? emitted : Promise.all([emitted, checkpointed]).then(() => undefined);
     const st = featureStats();
     metrics.machinesTracked.set(st.machines);
     metrics.featureStateBytes.set(st.stateBytes);
-    return true;
+    // pdm_consumer_lag_messages is read from the broker periodically (start.ts), not per batch.
+    return { taken: true, acked };
   }
 
   function featureStats() {
@@ -384,11 +363,20 @@ export function createEngine(deps: EngineDeps): Engine {
     return { machines, stateBytes };
   }
 
+  // A write that failed for good ends the engine even when no batch is waiting on it.
+  const done = Promise.race([source.done, flow.failed]);
+  // Observed here as well: the failure is the caller's to report (run.ts), even before it looks.
+  done.catch(() => undefined);
+
   return {
     start: () => source.start({ onAssigned, onBatch }),
-    done: source.done,
+    done,
     async stop() {
+      // Checkpoints still waiting for a read are given up (the next start's restore closes those
+      // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
+      sideEnds.close();
       await source.stop();
+      await flow.drain().catch(() => undefined);
       await Promise.all([
         deps.writers.predictions.close(),
         deps.writers.features.close(),

@@ -1,15 +1,12 @@
-/** Turns closed buckets into table rows and writes them; resolves only when ClickHouse acknowledged all. */
+/** The rows the engine writes for a scored bucket, and the interfaces of the stages that produce them. */
 import { CLASSES, FEATURE_SET, SPEC_HASH, type FeatureRow } from '../features/index.js';
-import type { DeadLetter, DeadLetterSink } from '../dlq/index.js';
-import type { EngineMetrics } from '../shared/metrics.js';
+import type { DeadLetterSink } from '../dlq/index.js';
 import { ENGINE_VERSION } from '../shared/version.js';
 import {
   formatDateTime,
-  formatInstant,
   type BatchWriter,
   type FeatureVectorRow,
   type PredictionRow,
-  type ServerCapabilities,
 } from '../sink/index.js';
 
 /** What the pipeline needs from the scoring stage. */
@@ -51,13 +48,6 @@ export interface OutputWriters {
   readonly deadLetters: DeadLetterSink;
 }
 
-export interface EmitContext {
-  readonly scorer: RowScorer;
-  readonly writers: OutputWriters;
-  readonly caps: ServerCapabilities;
-  readonly metrics: EngineMetrics;
-}
-
 /** The `predictions` row of a scored row (also used by `rescore`, so both write the same fields). */
 export function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: string): PredictionRow {
   const p = s.probabilities;
@@ -85,7 +75,8 @@ export function predictionRow(s: ScoredLike, at: SourceCoordinates, scoredAt: st
   };
 }
 
-function featureVectorRow(r: FeatureRow, modelVersion: string, scoredAt: string): FeatureVectorRow {
+/** The `feature_vectors` row of a scored feature row. */
+export function featureVectorRow(r: FeatureRow, modelVersion: string, scoredAt: string): FeatureVectorRow {
   return {
     machine_id: r.machineId,
     bucket_ts: formatDateTime(r.bucketMs),
@@ -96,45 +87,4 @@ function featureVectorRow(r: FeatureRow, modelVersion: string, scoredAt: string)
     scored_at: scoredAt,
     engine_version: ENGINE_VERSION,
   };
-}
-
-/**
- * Scores `rows`, then writes predictions, the scored feature vectors and `deadLetters` in parallel.
- * Resolves when all three are acknowledged (the caller commits offsets only then).
- */
-export async function emit(
-  ctx: EmitContext,
-  rows: readonly FeatureRow[],
-  deadLetters: readonly DeadLetter[],
-  at: SourceCoordinates,
-  receivedAtMs: number,
-): Promise<void> {
-  const writes: Promise<void>[] = [];
-  if (deadLetters.length > 0) {
-    writes.push(
-      ctx.writers.deadLetters.write(deadLetters).then(() => {
-        for (const d of deadLetters)
-          ctx.metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
-      }),
-    );
-  }
-  if (rows.length > 0) {
-    const started = performance.now();
-    const scored = await ctx.scorer.score(rows);
-    ctx.metrics.inferenceSeconds.observe((performance.now() - started) / 1000);
-    ctx.metrics.inferenceBatchRows.observe(rows.length);
-    if (scored.length !== rows.length)
-      throw new Error(`scorer returned ${scored.length} results for ${rows.length} rows`);
-    const scoredAt = formatInstant(Date.now(), ctx.caps);
-    const predictions = scored.map((s) => predictionRow(s, at, scoredAt));
-    const vectors = rows.map((r) => featureVectorRow(r, ctx.scorer.modelVersion, scoredAt));
-    writes.push(
-      ctx.writers.predictions.write(predictions).then(() => {
-        ctx.metrics.predictions.inc(predictions.length);
-        ctx.metrics.eventToWriteSeconds.observe((Date.now() - receivedAtMs) / 1000);
-      }),
-      ctx.writers.features.write(vectors),
-    );
-  }
-  await Promise.all(writes);
 }

@@ -11,7 +11,9 @@ import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared
 import {
   createBatchWriter,
   createClickHouse,
+  featureVectorsFormat,
   migrate,
+  predictionsFormat,
   quoteIdent,
   TABLES,
   type FeatureVectorRow,
@@ -94,11 +96,13 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     const writers = {
       predictions: createBatchWriter<PredictionRow>({
         ...sinkOpts,
+        format: predictionsFormat(caps),
         table: `${db}.${TABLES.predictions}`,
         ...observe(TABLES.predictions),
       }),
       features: createBatchWriter<FeatureVectorRow>({
         ...sinkOpts,
+        format: featureVectorsFormat(caps),
         table: `${db}.${TABLES.featureVectors}`,
         ...observe(TABLES.featureVectors),
       }),

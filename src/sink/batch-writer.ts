@@ -1,8 +1,9 @@
 import type { Logger } from '../shared/logger.js';
 import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection } from './clickhouse.js';
+import type { RowBinaryFormat } from './row-binary.js';
 
-export interface BatchWriterOptions {
+export interface BatchWriterOptions<R extends object = object> {
   readonly ch: ClickHouseConnection;
   /** `db.table`, already quoted/validated by the caller. */
   readonly table: string;
@@ -14,6 +15,8 @@ export interface BatchWriterOptions {
    */
   readonly flushMs?: number;
   readonly log?: Logger;
+  /** Send rows as RowBinary of these columns. @default JSONEachRow */
+  readonly format?: RowBinaryFormat<R>;
   /** Observes each acknowledged insert (metrics). */
   readonly onInsert?: (rows: number, ms: number) => void;
   /** Observes each failed attempt (metrics); the writer keeps retrying transient failures. */
@@ -29,8 +32,6 @@ export interface BatchWriter<R extends object> {
   write(rows: readonly R[]): Promise<void>;
   /** Sends everything queued now and waits for the acknowledgement. */
   flush(): Promise<void>;
-  /** Rows queued or in flight. */
-  pending(): number;
   /** Flushes, then stops; retries in progress give up at `close`. */
   close(): Promise<void>;
 }
@@ -40,7 +41,7 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
-export function createBatchWriter<R extends object>(options: BatchWriterOptions): BatchWriter<R> {
+export function createBatchWriter<R extends object>(options: BatchWriterOptions<R>): BatchWriter<R> {
   const maxRows = options.maxRows ?? 10_000;
   const flushMs = options.flushMs ?? 1_000;
   const abort = new AbortController();
@@ -65,7 +66,7 @@ export function createBatchWriter<R extends object>(options: BatchWriterOptions)
     chain = chain.then(async () => {
       const started = performance.now();
       try {
-        await withRetry(() => options.ch.insert(options.table, rows), {
+        await withRetry(() => options.ch.insert(options.table, rows, options.format), {
           initialMs: 250,
           maxMs: 15_000,
           signal: abort.signal,
@@ -100,7 +101,6 @@ export function createBatchWriter<R extends object>(options: BatchWriterOptions)
       });
     },
     flush: () => send(),
-    pending: () => queue.length + inFlight,
     async close() {
       await send();
       abort.abort();

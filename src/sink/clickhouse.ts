@@ -1,8 +1,11 @@
 /** The one file that knows @clickhouse/client. Everything else talks to {@link ClickHouseConnection}. */
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../config/index.js';
 import { PdmError, TransientError, errorMessage } from '../shared/errors.js';
 import { bindParams, paramsForServer, type QueryParams } from './bind.js';
+import { encodeRowBinary, insertColumns, type RowBinaryFormat } from './row-binary.js';
 
 export interface ServerCapabilities {
   readonly version: string;
@@ -20,8 +23,11 @@ export interface ClickHouseConnection {
   exec(sql: string): Promise<void>;
   /** Rows as objects (JSONEachRow). User values only through `params` placeholders `{name:Type}`. */
   query<T>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Inserts rows as JSONEachRow; resolves when the server acknowledged them. */
-  insert(table: string, rows: readonly object[]): Promise<void>;
+  /**
+   * Inserts rows, as JSONEachRow or, given a `format`, as RowBinary of its columns; resolves when the
+   * server acknowledged them.
+   */
+  insert<R extends object>(table: string, rows: readonly R[], format?: RowBinaryFormat<R>): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -144,9 +150,20 @@ export function createClickHouse(
         throw classify(err, 'query');
       }
     },
-    async insert(table, rows) {
+    async insert(table, rows, format) {
       if (rows.length === 0) return;
       try {
+        if (format !== undefined) {
+          // Encoded before the request: an encoding error is a programmer error, not a ClickHouse failure.
+          const body = encodeRowBinary(rows, format);
+          const r = await client.exec({
+            query: `INSERT INTO ${table} (${insertColumns(format as RowBinaryFormat<unknown>)}) FORMAT RowBinary`,
+            values: Readable.from([body]),
+          });
+          r.stream.resume();
+          await finished(r.stream);
+          return;
+        }
         await client.insert({ table, values: [...rows], format: 'JSONEachRow' });
       } catch (err) {
         throw classify(err, `insert into ${table}`);

@@ -16,6 +16,14 @@ export {
   type AccessReport,
   type AccessRole,
 } from './access.js';
+export {
+  encodeRowBinary,
+  featureVectorsFormat,
+  predictionsFormat,
+  type RowBinaryFormat,
+  type RowBinaryColumn,
+  type RowBinaryType,
+} from './row-binary.js';
 export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export {
   createFeatureVectorReader,

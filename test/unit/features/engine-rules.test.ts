@@ -281,21 +281,18 @@ describe('late, duplicate and invalid events are typed outcomes with their batch
 describe('restart: buckets already written close without output', () => {
   const events = [tel(1, T0 + H), tel(1, T0 + 13 * H), tel(1, T0 + 3 * D), tel(1, T0 + 5 * D)];
   it.each([
-    { name: 'skipUpTo', make: () => ({ skip: T0 + 24 * H, options: {} }) },
-    {
-      name: 'resumeAfter map',
-      make: () => ({ skip: undefined, options: { resumeAfter: new Map([[1, T0 + 24 * H]]) } }),
-    },
-    {
-      name: 'resumeAllAfterMs',
-      make: () => ({ skip: undefined, options: { resumeAllAfterMs: T0 + 24 * H } }),
-    },
-  ])('$name suppresses rows and silent buckets ≤ the mark', ({ make }) => {
-    const { skip, options } = make();
+    { name: 'resumeAfter of the machine', resumeAfter: new Map([[1, T0 + 24 * H]]) },
+    { name: 'resumeAfter of other machines only', resumeAfter: new Map([[2, T0 + 40 * D]]), none: true },
+  ])('$name suppresses rows and silent buckets ≤ the mark', ({ resumeAfter, none }) => {
     const full = runBatch(events);
-    const engine = createFeatureEngine({ ...CONFIG, sideWatermarkMs: Infinity, ...options });
-    if (skip !== undefined) engine.skipUpTo(1, skip);
+    const engine = createFeatureEngine({ ...CONFIG, sideWatermarkMs: Infinity, resumeAfter });
     engine.ingest(events);
+    if (none === true) {
+      const all = engine.finish();
+      expect(all.rows.map((r) => r.bucketMs)).toEqual(full.rows.map((r) => r.bucketMs));
+      expect(engine.stats().counts.suppressedBuckets).toBe(0);
+      return;
+    }
     const resumed = engine.finish();
     expect(resumed.rows.map((r) => r.bucketMs)).toEqual(
       full.rows.map((r) => r.bucketMs).filter((b) => b > T0 + D),

@@ -1,17 +1,14 @@
 /**
  * Issue 4: "If streaming features differ from the features the model was trained on, every prediction is
  * wrong without anyone noticing." The training set comes from `buildFeatures` (what `features build` runs);
- * the scores come from the streaming engine behind the RxJS operator with telemetry and side inputs on
- * separate topics. Both must give the same rows.
+ * the scores come from the streaming feature engine fed as the pipeline feeds it, with telemetry and side
+ * inputs on separate topics and the side watermark trailing. Both must give the same rows.
  */
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom, from, toArray } from 'rxjs';
 import {
   buildFeatures,
   createFeatureEngine,
-  featureRows,
-  sideWatermark,
-  type FeatureInput,
+  type EventOutcome,
   type FeatureRow,
 } from '../../../src/features/index.js';
 import type { PdmEvent } from '../../../src/shared/records.js';
@@ -57,7 +54,8 @@ describe('issue 4: training rows = streaming rows', () => {
       .sort((a, b) => a.key - b.key)
       .map((x) => x.e);
     const side = events.filter((e) => e.kind !== 'telemetry');
-    const inputs: FeatureInput[] = [];
+    /** Event batches, and side watermark ticks ("side inputs are complete up to this ts"). */
+    const inputs: (readonly PdmEvent[] | number)[] = [];
     let si = 0;
     const sideTs = (i: number): number => {
       const e = side[i];
@@ -71,16 +69,20 @@ describe('issue 4: training rows = streaming rows', () => {
       const horizon = last?.kind === 'telemetry' ? last.record.ts - D : -Infinity;
       const start = si;
       while (si < side.length && sideTs(si) <= horizon) si++;
-      if (si > start) inputs.push(side.slice(start, si), sideWatermark(sideTs(si) - 1));
+      if (si > start) inputs.push(side.slice(start, si), sideTs(si) - 1);
     }
-    inputs.push(side.slice(si), sideWatermark(Infinity));
+    inputs.push(side.slice(si), Infinity);
     const engine = createFeatureEngine(CONFIG);
-    const batches = await firstValueFrom(
-      from(inputs).pipe(featureRows(engine, { finishOnComplete: true }), toArray()),
-    );
-    const streamed = batches.flatMap((b) => b.rows);
+    const streamed: FeatureRow[] = [];
+    const outcomes: EventOutcome[] = [];
+    for (const input of inputs) {
+      if (typeof input === 'number') engine.advanceSideWatermark(input);
+      else outcomes.push(...engine.ingest(input));
+      streamed.push(...engine.closeReady().rows);
+    }
+    streamed.push(...engine.finish().rows);
 
-    expect(batches.flatMap((b) => b.outcomes)).toEqual([]);
+    expect(outcomes).toEqual([]);
     expect(training.length).toBeGreaterThan(80);
     expect(maxRowDifference(streamed, training)).toBeLessThanOrEqual(1e-9);
   });

@@ -1,7 +1,7 @@
 /**
  * An in-memory RecordSource that behaves like the Kafka source towards the engine: per-partition logs,
  * seeks that move the next fetch, timestamps looked up like `offsetsForTimes`, and a commit recorded only
- * when `onBatch` resolves true. The test decides when batches are delivered (`deliver`).
+ * when the batch was taken and its `acked` resolved. The test decides when batches are delivered (`deliver`).
  */
 import type {
   BatchControl,
@@ -14,7 +14,7 @@ import type {
 
 export interface Delivery {
   readonly batch: SourceBatch;
-  /** What `onBatch` resolved to (rejections propagate). */
+  /** True once the batch was taken and acknowledged (and committed); false when not taken. Rejections propagate. */
   readonly result: Promise<boolean>;
 }
 
@@ -115,14 +115,15 @@ export function createFakeSource(topics: readonly string[], partitions: number):
         fetchedAtMs: Date.now(),
       };
       if (messages.length === 0) return { batch, result: Promise.resolve(false) };
-      const result = handlers.onBatch(batch, control).then((processed) => {
-        const last = messages[messages.length - 1];
-        if (processed && last !== undefined) {
-          const next = String(BigInt(last.offset) + 1n);
-          commits.set(k, next);
-          position.set(k, next);
-        }
-        return processed;
+      const last = messages[messages.length - 1];
+      const next = String(BigInt(last?.offset ?? '-1') + 1n);
+      // Like the Kafka source: a taken batch moves the position at once; its commit waits for `acked`.
+      const result = handlers.onBatch(batch, control).then(async (outcome) => {
+        if (!outcome.taken) return false;
+        position.set(k, next);
+        await outcome.acked;
+        commits.set(k, next);
+        return true;
       });
       return { batch, result };
     },
@@ -150,8 +151,6 @@ export function createFakeSource(topics: readonly string[], partitions: number):
       for (let p = 0; p < partitions; p++) out.set(p, commits.get(keyOf({ topic, partition: p })) ?? '-1');
       return Promise.resolve(out);
     },
-    pause: () => undefined,
-    resume: () => undefined,
     stop() {
       stopDone();
       return Promise.resolve();

@@ -138,7 +138,6 @@ export function createTestDecoder(): RecordDecoder & { prepared: number; registr
       // The record shape is the test's responsibility, as the Avro reader schema's would be the decoder's.
       return { ok: true, record: p.record as unknown as RecordByKind[K], schemaId: 1 };
     },
-    cachedSchemaCount: () => 0,
   };
   return decoder;
 }

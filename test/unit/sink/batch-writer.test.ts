@@ -64,19 +64,6 @@ describe('batch writer: acknowledgement', () => {
     ch.release();
     await Promise.all([w.promise, f.promise]);
   });
-
-  it('counts queued and in-flight rows as pending until acknowledged', async () => {
-    const { ch, writer } = setup({ flushMs: 60_000 });
-    ch.hold();
-    const w = writer.write(rows(0, 4));
-    expect(writer.pending()).toBe(4);
-    void writer.flush();
-    await ch.insertsReached(1);
-    expect(writer.pending()).toBe(4);
-    ch.release();
-    await w;
-    expect(writer.pending()).toBe(0);
-  });
 });
 
 describe('batch writer: batching', () => {
@@ -183,7 +170,6 @@ describe('batch writer: failures', () => {
     await drain(20);
     expect(ch.inserts).toHaveLength(1);
     expect(inserted).toEqual([]);
-    expect(writer.pending()).toBe(0);
     // The writer is still usable: the next batch is sent normally.
     await writer.write(rows(2, 1));
     expect(ch.stored('predictions')).toEqual(rows(2, 1));

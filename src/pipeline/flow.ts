@@ -1,0 +1,288 @@
+/**
+ * The engine's output side as an RxJS pipeline: emissions (closed rows and dead letters of one Kafka batch
+ * or one side checkpoint) → score stage → write stage → acknowledged, in push order.
+ *
+ *   push ─▶ Subject ─▶ coalesceWhileBusy(score) ─▶ coalesceWhileBusy(write) ─▶ settle, in order
+ *
+ * Overlap: while the write stage waits for ClickHouse, the score stage runs the next group on the ONNX
+ * worker, and the feature stage (the caller) already works on the next Kafka batches. Each stage runs one
+ * group at a time and takes everything that queued up meanwhile as its next group, so a busy stage makes
+ * its next group larger (fewer, larger ONNX runs and inserts) instead of making callers wait.
+ *
+ * Order: one write group at a time, so the rows of an emission are acknowledged only with or after the
+ * rows of every earlier one. The restore (restore.ts) resumes each machine after its latest stored bucket;
+ * rows stored out of order could hide an earlier bucket lost in a crash. The caller commits a batch's
+ * offsets when its emission settles, which therefore also happens in push order.
+ *
+ * Bound: `room()` resolves only while fewer than `maxInFlight` emissions (or `maxInFlightRows` rows) are
+ * unacknowledged; the source awaits it before taking a batch, so a slow ClickHouse slows fetching instead
+ * of filling memory.
+ */
+import { Observable, Subject, type OperatorFunction } from 'rxjs';
+import type { DeadLetter } from '../dlq/index.js';
+import type { FeatureRow } from '../features/index.js';
+import type { EngineMetrics } from '../shared/metrics.js';
+import {
+  formatInstant,
+  type FeatureVectorRow,
+  type PredictionRow,
+  type ServerCapabilities,
+} from '../sink/index.js';
+import {
+  featureVectorRow,
+  predictionRow,
+  type OutputWriters,
+  type RowScorer,
+  type ScoredLike,
+  type SourceCoordinates,
+} from './outputs.js';
+
+/** What one step of the feature stage produced. */
+export interface Emission {
+  /** Recorded in each prediction (`source_*`): the batch whose processing closed the rows. */
+  readonly at: SourceCoordinates;
+  readonly rows: readonly FeatureRow[];
+  readonly deadLetters: readonly DeadLetter[];
+  /** When the batch was received: event→write latency is measured from here. */
+  readonly receivedAtMs: number;
+}
+
+export interface FlowOptions {
+  readonly scorer: RowScorer;
+  readonly writers: OutputWriters;
+  readonly caps: ServerCapabilities;
+  readonly metrics: EngineMetrics;
+  /** @default 64 */
+  readonly maxInFlight?: number;
+  /** Rows plus dead letters not yet acknowledged. @default 200_000 */
+  readonly maxInFlightRows?: number;
+}
+
+export interface Flow {
+  /** Resolves when an emission may be pushed without exceeding the in-flight bound. */
+  room(): Promise<void>;
+  /** Queues an emission; resolves when ClickHouse acknowledged all it holds (and all pushed before it). */
+  push(emission: Emission): Promise<void>;
+  /** Resolves when everything pushed so far is acknowledged; rejects if the flow failed. */
+  drain(): Promise<void>;
+  /** Rejects with the first non-retryable failure of a stage (a flow that failed accepts nothing more). */
+  readonly failed: Promise<never>;
+}
+
+interface Pending {
+  readonly emission: Emission;
+  readonly size: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Scored {
+  readonly pending: Pending;
+  readonly scored: readonly ScoredLike[];
+}
+
+/**
+ * Runs `work` on one group at a time: items arriving while it runs are buffered and become the next
+ * group (in arrival order). Emits what `work` emits, in group order; the first error ends the stream.
+ */
+export function coalesceWhileBusy<T, R>(
+  work: (group: readonly T[]) => Observable<R> | Promise<R>,
+): OperatorFunction<T, R> {
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      let queue: T[] = [];
+      let busy = false;
+      let sourceDone = false;
+      const pump = (): void => {
+        if (busy) return;
+        if (queue.length === 0) {
+          if (sourceDone) subscriber.complete();
+          return;
+        }
+        const group = queue;
+        queue = [];
+        busy = true;
+        const done = (): void => {
+          busy = false;
+          pump();
+        };
+        const out = work(group);
+        if (out instanceof Promise) {
+          out.then(
+            (r) => {
+              subscriber.next(r);
+              done();
+            },
+            (err: unknown) => {
+              subscriber.error(err);
+            },
+          );
+        } else {
+          out.subscribe({
+            next: (r) => {
+              subscriber.next(r);
+            },
+            error: (err: unknown) => {
+              subscriber.error(err);
+            },
+            complete: done,
+          });
+        }
+      };
+      const sub = source.subscribe({
+        next: (item) => {
+          queue.push(item);
+          pump();
+        },
+        error: (err: unknown) => {
+          subscriber.error(err);
+        },
+        complete: () => {
+          sourceDone = true;
+          pump();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+      };
+    });
+}
+
+export function createFlow(options: FlowOptions): Flow {
+  const { scorer, writers, caps, metrics } = options;
+  const maxInFlight = options.maxInFlight ?? 64;
+  const maxInFlightRows = options.maxInFlightRows ?? 200_000;
+  let inFlight = 0;
+  let inFlightRows = 0;
+  let roomWaiters: (() => void)[] = [];
+  /** Settles when the last emission pushed so far settles. */
+  let tail: Promise<void> = Promise.resolve();
+  let failure: { readonly err: unknown } | undefined;
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  // Observed here so that a failure nobody awaits yet is not an unhandled rejection; callers race it.
+  failed.catch(() => undefined);
+
+  const hasRoom = () => inFlight < maxInFlight && inFlightRows < maxInFlightRows;
+
+  async function score(group: readonly Pending[]): Promise<Scored[]> {
+    const rows: FeatureRow[] = [];
+    for (const p of group) for (const r of p.emission.rows) rows.push(r);
+    if (rows.length === 0) return group.map((pending) => ({ pending, scored: [] }));
+    const started = performance.now();
+    const scored = await scorer.score(rows);
+    metrics.inferenceSeconds.observe((performance.now() - started) / 1000);
+    metrics.inferenceBatchRows.observe(rows.length);
+    if (scored.length !== rows.length)
+      throw new Error(`scorer returned ${scored.length} results for ${rows.length} rows`);
+    let i = 0;
+    return group.map((pending) => {
+      const n = pending.emission.rows.length;
+      const part = scored.slice(i, i + n);
+      i += n;
+      return { pending, scored: part };
+    });
+  }
+
+  async function write(groups: readonly Scored[][]): Promise<Pending[]> {
+    const scoredAt = formatInstant(Date.now(), caps);
+    const predictions: PredictionRow[] = [];
+    const vectors: FeatureVectorRow[] = [];
+    const deadLetters: DeadLetter[] = [];
+    const settled: Pending[] = [];
+    for (const group of groups) {
+      for (const { pending, scored } of group) {
+        const e = pending.emission;
+        for (const s of scored) predictions.push(predictionRow(s, e.at, scoredAt));
+        for (const r of e.rows) vectors.push(featureVectorRow(r, scorer.modelVersion, scoredAt));
+        for (const d of e.deadLetters) deadLetters.push(d);
+        settled.push(pending);
+      }
+    }
+    await Promise.all([
+      deadLetters.length === 0 ? undefined : writers.deadLetters.write(deadLetters),
+      predictions.length === 0 ? undefined : writers.predictions.write(predictions),
+      vectors.length === 0 ? undefined : writers.features.write(vectors),
+    ]);
+    for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
+    metrics.predictions.inc(predictions.length);
+    const now = Date.now();
+    for (const p of settled) {
+      if (p.emission.rows.length > 0) metrics.eventToWriteSeconds.observe((now - p.emission.receivedAtMs) / 1000);
+    }
+    return settled;
+  }
+
+  /** Emissions pushed and not yet settled (to fail them all if a stage fails). */
+  const unsettled = new Set<Pending>();
+  const input = new Subject<Pending>();
+  input
+    .pipe(
+      coalesceWhileBusy(score),
+      coalesceWhileBusy((groups: readonly Scored[][]) => write(groups)),
+    )
+    .subscribe({
+      next: (settled) => {
+        for (const p of settled) {
+          inFlight--;
+          inFlightRows -= p.size;
+          p.resolve();
+        }
+        if (hasRoom()) {
+          const ws = roomWaiters;
+          roomWaiters = [];
+          for (const w of ws) w();
+        }
+      },
+      error: (err: unknown) => {
+        failure = { err };
+        fail(err);
+        // Everything still queued fails with the stage's error: nothing of it is acknowledged.
+        for (const w of roomWaiters) w();
+        roomWaiters = [];
+        for (const p of unsettled) p.reject(err);
+        unsettled.clear();
+      },
+    });
+
+  return {
+    failed,
+    room() {
+      if (failure !== undefined) return Promise.reject(failure.err);
+      if (hasRoom()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        roomWaiters.push(() => {
+          if (failure !== undefined) reject(failure.err);
+          else resolve();
+        });
+      });
+    },
+    push(emission) {
+      if (failure !== undefined) return Promise.reject(failure.err);
+      const size = emission.rows.length + emission.deadLetters.length;
+      const acked = new Promise<void>((resolve, reject) => {
+        const p: Pending = {
+          emission,
+          size,
+          resolve: () => {
+            unsettled.delete(p);
+            resolve();
+          },
+          reject,
+        };
+        unsettled.add(p);
+        inFlight++;
+        inFlightRows += size;
+        input.next(p);
+      });
+      tail = acked;
+      return acked;
+    },
+    drain() {
+      if (failure !== undefined) return Promise.reject(failure.err);
+      return tail;
+    },
+  };
+}
