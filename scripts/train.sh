@@ -4,12 +4,18 @@
 #
 #   bash scripts/train.sh                       # the committed default model, models/pdm-default/1
 #   bash scripts/train.sh --fast --out DIR      # CI: small fleet, few trees, a few minutes on 2 cores
+#   bash scripts/train.sh --from-clickhouse [--from T] [--to T] [--machines IDS]
+#                                               # the engine's own logged feature vectors (see below)
 #
 # Full runs also simulate 6 calibration and 3 evaluation fleets (other seeds) and 4 staggered-start copies
 # of the training fleet (≈ 2 more minutes): see train/README.md.
 # Options: --out DIR, --machines N, --days D, --seed S, --name NAME, --version V, --work DIR (intermediate
 # CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current), --reuse-data (keep the
 # simulated CSVs and features of an earlier run with the same fleet and spec hash).
+# --from-clickhouse: no simulation; `pdm-stream training-set` exports the feature vectors the engine logged
+# in ClickHouse (this engine's spec hash, buckets [--from, --to), --machines) with labels from the failures
+# topic, and the model is trained on them (work dir default train/out/clickhouse-<database>). No simulated
+# unseen fleets or cold-start copies: thresholds are chosen on the validation range of the exported data.
 # Python packages come from PyPI into train/.venv (pinned in train/requirements.txt); the TypeScript side
 # never needs Python at run time.
 set -euo pipefail
@@ -30,6 +36,8 @@ EVALUATION_SEEDS="101 102 103"
 FAST=0
 BUILD=1
 REUSE=0
+FROM_CH=0
+CH_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) OUT="$2"; shift 2 ;;
@@ -42,17 +50,29 @@ while [[ $# -gt 0 ]]; do
     --fast) FAST=1; shift ;;
     --no-build) BUILD=0; shift ;;
     --reuse-data) REUSE=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --from-clickhouse) FROM_CH=1; shift ;;
+    --from|--to|--machines) CH_ARGS+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "train.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
+if [[ $FROM_CH == 0 && ${#CH_ARGS[@]} -gt 0 ]]; then
+  echo "train.sh: ${CH_ARGS[0]} selects logged feature vectors; it needs --from-clickhouse" >&2; exit 64
+fi
+if [[ $FROM_CH == 1 && ( -n "$MACHINES" || -n "$DAYS" || $REUSE == 1 ) ]]; then
+  echo "train.sh: --machines N, --days and --reuse-data describe a simulated fleet; --from-clickhouse has none" >&2; exit 64
+fi
 if [[ $FAST == 1 ]]; then
   MACHINES="${MACHINES:-40}"; DAYS="${DAYS:-150}"
 else
   MACHINES="${MACHINES:-100}"; DAYS="${DAYS:-240}"
 fi
 OUT="${OUT:-models/$NAME/$VERSION}"
-WORK="${WORK:-train/out/m${MACHINES}-d${DAYS}-s${SEED}}"
+if [[ $FROM_CH == 1 ]]; then
+  WORK="${WORK:-train/out/clickhouse-${CLICKHOUSE_DATABASE:-pdm}}"
+else
+  WORK="${WORK:-train/out/m${MACHINES}-d${DAYS}-s${SEED}}"
+fi
 log() { echo "[train.sh] $*" >&2; }
 
 # --- Python virtualenv -------------------------------------------------------------------------------
@@ -89,7 +109,13 @@ if [[ $BUILD == 1 ]]; then
 fi
 mkdir -p "$WORK"
 SPEC_HASH="$(node --input-type=module -e "const m = await import('$ROOT/dist/features/spec.js'); console.log(m.SPEC_HASH)")"
-if [[ $REUSE == 0 || ! -s "$WORK/features.csv" || ! -s "$WORK/features.csv.meta.json" \
+if [[ $FROM_CH == 1 ]]; then
+  # The export's report (rows, label classes, what was dropped and why) goes to the log and next to the file.
+  log "exporting the logged feature vectors from ClickHouse → $WORK/features.csv"
+  node bin/pdm-stream.js training-set --out "$WORK/features.csv" --failures-out "$WORK/failures.csv" \
+    --no-progress "${CH_ARGS[@]}" | tee "$WORK/training-set.txt" >&2
+  echo "$SPEC_HASH" > "$WORK/.spec-hash"
+elif [[ $REUSE == 0 || ! -s "$WORK/features.csv" || ! -s "$WORK/features.csv.meta.json" \
       || "$(cat "$WORK/.spec-hash" 2>/dev/null || true)" != "$SPEC_HASH" ]]; then
   log "simulating $MACHINES machines × $DAYS days (seed $SEED) → $WORK/csv"
   rm -rf "$WORK/csv"
@@ -101,6 +127,7 @@ else
   log "reusing $WORK/features.csv (same spec hash; delete $WORK to rebuild)"
 fi
 FAILURES="$WORK/csv/failures.csv"
+[[ $FROM_CH == 1 ]] && FAILURES="$WORK/failures.csv"
 [[ -f "$FAILURES" ]] || FAILURES="$WORK/csv/PdM_failures.csv"
 
 # --- unseen fleets and cold-start copies (full runs only) ---------------------------------------------
@@ -108,7 +135,7 @@ FAILURES="$WORK/csv/failures.csv"
 # copies of the training fleet train the "model learns cold start" variant the report compares with the
 # warm-up rule. Seeds differ from the training seed; each fleet takes ~10 s.
 EXTRA=()
-if [[ $FAST == 0 ]]; then
+if [[ $FAST == 0 && $FROM_CH == 0 ]]; then
   fleet() {  # fleet SEED → features of an unseen fleet, built once per spec hash
     local w="train/out/m${MACHINES}-d${DAYS}-s$1"
     if [[ ! -s "$w/features.csv" || "$(cat "$w/.spec-hash" 2>/dev/null || true)" != "$SPEC_HASH" ]]; then
@@ -136,10 +163,18 @@ if [[ $FAST == 0 ]]; then
 fi
 
 # --- train -------------------------------------------------------------------------------------------
+if [[ $FROM_CH == 1 ]]; then
+  NOTE="pdm-stream training-set ${CH_ARGS[*]} (ClickHouse ${CLICKHOUSE_DATABASE:-pdm}.feature_vectors + failures topic)"
+else
+  NOTE="pdm-stream simulate --machines $MACHINES --days $DAYS --seed $SEED; features build --labels"
+fi
 ARGS=(--features "$WORK/features.csv" --failures "$FAILURES" --out "$OUT" --name "$NAME" --version "$VERSION"
-      --seed "$SEED" --expect-spec-hash "$SPEC_HASH"
-      --data-note "pdm-stream simulate --machines $MACHINES --days $DAYS --seed $SEED; features build --labels")
+      --seed "$SEED" --expect-spec-hash "$SPEC_HASH" --data-note "$NOTE")
 [[ $FAST == 1 ]] && ARGS+=(--fast)
 ARGS+=("${EXTRA[@]}")
 log "training → $OUT"
 "$VENV/bin/python" train/train.py "${ARGS[@]}"
+if [[ $FROM_CH == 1 ]]; then
+  log "training data: $(head -n 1 "$WORK/training-set.txt")"
+  log "export report: $WORK/training-set.txt; model report: $OUT/report.md"
+fi

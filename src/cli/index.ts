@@ -11,6 +11,7 @@ import { registerScoreCommand } from './score.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerImportCsvCommand } from './import-csv.js';
 import { registerStackCommand } from './stack.js';
+import { registerTrainingSetCommand } from './training-set.js';
 
 /** One file per command; each registers itself on the program. */
 export function buildProgram(): Command {
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   registerSimulateCommand(program);
   registerImportCsvCommand(program);
   registerStackCommand(program);
+  registerTrainingSetCommand(program);
   return program;
 }

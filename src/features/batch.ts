@@ -13,10 +13,8 @@ import type { FeatureConfig } from '../config/index.js';
 import { PdmError } from '../shared/errors.js';
 import type { FailureRecord, PdmEvent } from '../shared/records.js';
 import { createFeatureEngine, DEFAULT_FUTURE_SKEW_MS } from './engine.js';
-import { LABEL_HORIZON_MS, labelFor } from './label.js';
-import { COMPONENTS } from './spec.js';
+import { LABEL_HORIZON_MS, labelFailureProblem, labelFor } from './label.js';
 import type { EventOutcome, FeatureCounts, FeatureRow } from './types.js';
-import { checkCategory, checkKeyAndTime } from './validate.js';
 
 export interface BuildFeaturesOptions {
   readonly config: FeatureConfig;
@@ -129,12 +127,7 @@ export async function buildFeatures(
     if (e.kind !== 'failures') return;
     const r = e.record;
     // Invalid and future ones are reported by the engine (INVALID_VALUE, FUTURE_EVENT); they are no label either.
-    if (
-      checkKeyAndTime(r.machineId, r.ts) !== null ||
-      checkCategory('failure', r.failure, COMPONENTS) !== null ||
-      r.ts > futureLimit
-    )
-      return;
+    if (labelFailureProblem(r, futureLimit) !== null) return;
     if (r.ts <= labelledUpTo) {
       throw new PdmError(
         `failure of machine ${r.machineId} at ts ${r.ts} arrived after labels up to ${labelledUpTo} were written: ` +

@@ -22,7 +22,19 @@ export {
   type FeatureRow,
   type SilentRun,
 } from './types.js';
-export { labelFor, LABEL_HORIZON_MS } from './label.js';
+export {
+  labelFailureProblem,
+  labelFor,
+  labelWindowComplete,
+  LABEL_HORIZON_MS,
+  type LabelFailureProblem,
+} from './label.js';
+export {
+  createFailureIndex,
+  type FailureAddOutcome,
+  type FailureIndex,
+  type FailureIndexCounts,
+} from './failure-index.js';
 export { windowGeometry, MIN_SLOT_MS, type WindowGeometry } from './window-math.js';
 export { buildFeatures, type BuildFeaturesOptions, type BuildFeaturesSummary } from './batch.js';
 export {

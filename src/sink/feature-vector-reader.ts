@@ -1,6 +1,6 @@
 /**
  * Reads back the feature vectors the engine logged (`feature_vectors`), for rescoring a range with another
- * (or the same) model package. Deduplicated like `feature_vectors_latest` (FINAL: one row per machine,
+ * (or the same) model package and for exporting a training set (`training-set`). Deduplicated like `feature_vectors_latest` (FINAL: one row per machine,
  * bucket and spec hash), in keyset pages on the table's sort key `(machine_id, bucket_ts)`, so that memory
  * stays bounded by a page whatever the range and no row is skipped or read twice between pages. Every
  * user value goes through `{name:Type}` placeholders.
@@ -49,6 +49,21 @@ export interface LoggedVector {
   readonly modelVersion: string;
 }
 
+/**
+ * How many physical rows of a spec hash stand behind its deduplicated ones in the selection (before the
+ * ReplacingMergeTree merged them; merges make `copies` shrink towards `keys` over time).
+ */
+export interface DuplicateCensus {
+  /** Distinct (machine, bucket): the rows a FINAL read returns. */
+  readonly keys: number;
+  /** Physical rows not merged yet (≥ keys). */
+  readonly copies: number;
+  /** Buckets logged by more than one model version (scored by several, or re-scored after a swap). */
+  readonly multiVersionKeys: number;
+  /** Buckets whose copies hold different vectors (the read keeps the latest logged one). */
+  readonly conflictingKeys: number;
+}
+
 /** Where the engine's prediction of a logged vector came from (its `source_partition` / `source_offset`). */
 export interface PredictionSource {
   readonly partition: number;
@@ -60,6 +75,14 @@ export interface FeatureVectorReader {
   census(expectedLength: number): Promise<SpecHashCensus[]>;
   /** First and last bucket logged for `specHash` in the whole table (any machine, any time), if any. */
   span(specHash: string): Promise<{ readonly firstMs: number; readonly lastMs: number } | undefined>;
+  /** Copies behind the deduplicated rows of `specHash` in the selection. */
+  duplicates(specHash: string): Promise<DuplicateCensus>;
+  /** Latest logged bucket of any spec hash and machine in the whole table: how far the engine has got. */
+  lastBucketMs(): Promise<number | undefined>;
+  /** The `feature_sets` row of `specHash` (the meaning of each index of its vectors), if registered. */
+  featureSet(
+    specHash: string,
+  ): Promise<{ readonly featureSet: string; readonly featureNames: readonly string[] } | undefined>;
   /** Up to `limit` vectors of `specHash` after `after` (from the start when undefined), in key order. */
   page(specHash: string, after: VectorKey | undefined, limit: number): Promise<LoggedVector[]>;
   /**
@@ -165,6 +188,46 @@ WHERE spec_hash = {spec:String}`,
       );
       if (r === undefined || Number(r.n) === 0) return undefined;
       return { firstMs: Number(r.first) * 1000, lastMs: Number(r.last) * 1000 };
+    },
+
+    async duplicates(specHash) {
+      // Without FINAL on purpose: the copies are what FINAL would collapse.
+      const [r] = await ch.query<{ keys: string; copies: string; multi: string; conflicting: string }>(
+        `SELECT toString(count()) AS keys, toString(sum(n)) AS copies,
+  toString(countIf(versions > 1)) AS multi, toString(countIf(variants > 1)) AS conflicting
+FROM (
+  SELECT machine_id, bucket_ts, count() AS n, uniqExact(model_version) AS versions,
+    uniqExact(features) AS variants
+  FROM ${vectors}
+  WHERE spec_hash = {spec:String}
+    AND ${where}
+  GROUP BY machine_id, bucket_ts
+)`,
+        { ...params, spec: specHash },
+      );
+      return {
+        keys: Number(r?.keys ?? 0),
+        copies: Number(r?.copies ?? 0),
+        multiVersionKeys: Number(r?.multi ?? 0),
+        conflictingKeys: Number(r?.conflicting ?? 0),
+      };
+    },
+
+    async lastBucketMs() {
+      const [r] = await ch.query<{ n: string; last: number | string }>(
+        `SELECT toString(count()) AS n, toUInt32(max(bucket_ts)) AS last FROM ${vectors}`,
+      );
+      return r === undefined || Number(r.n) === 0 ? undefined : Number(r.last) * 1000;
+    },
+
+    async featureSet(specHash) {
+      const [r] = await ch.query<{ feature_set: string; feature_names: string[] }>(
+        `SELECT feature_set, feature_names FROM ${db}.${TABLES.featureSets} FINAL
+WHERE spec_hash = {spec:String}
+LIMIT 1`,
+        { spec: specHash },
+      );
+      return r === undefined ? undefined : { featureSet: r.feature_set, featureNames: r.feature_names };
     },
 
     async page(specHash, after, limit) {

@@ -28,6 +28,7 @@ export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './
 export {
   createFeatureVectorReader,
   sourceKey,
+  type DuplicateCensus,
   type FeatureVectorReader,
   type FeatureVectorSelection,
   type LoggedVector,

@@ -64,7 +64,10 @@ def _fmt(x) -> str:
 
 def _source(training: dict) -> str:
     src = training["source"]
-    if isinstance(src, dict):
+    if isinstance(src, dict) and src.get("summary"):
+        # `pdm-stream training-set` says itself where its rows came from (and the sidecar has the details).
+        src = src["summary"]
+    elif isinstance(src, dict):
         parts = [f"{src.get('kind', 'features')} {src.get('dir', '')}".strip()]
         parts += [f"{k} {src[k]}" for k in ("records", "machines") if k in src]
         src = ", ".join(parts)

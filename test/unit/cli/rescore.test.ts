@@ -129,6 +129,9 @@ function fakeReader(all: LoggedVector[], sources = new Map<string, { partition: 
   const reader: FeatureVectorReader = {
     census: () => Promise.resolve([]),
     span: () => Promise.resolve(undefined),
+    duplicates: () => Promise.resolve({ keys: 0, copies: 0, multiVersionKeys: 0, conflictingKeys: 0 }),
+    lastBucketMs: () => Promise.resolve(undefined),
+    featureSet: () => Promise.resolve(undefined),
     page(_spec, after, limit) {
       pages.push(after);
       const start =
@@ -174,7 +177,6 @@ function memoryWriter(): BatchWriter<PredictionRow> & { rows: PredictionRow[] } 
       return Promise.resolve();
     },
     flush: () => Promise.resolve(),
-    pending: () => 0,
     close: () => Promise.resolve(),
   };
 }
