@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, builds, lints, runs the unit tests,
-# starts the local stack (Kafka, schema registry stand-in, ClickHouse as local processes) unless
+# starts the local stack (Kafka, Apicurio Registry, ClickHouse as local processes) unless
 # KAFKA_BROKERS, SCHEMA_REGISTRY_URL and CLICKHOUSE_URL point at running services, runs the integration
 # and end-to-end tests against it, and stops what it started.
 set -euo pipefail

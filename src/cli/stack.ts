@@ -1,8 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
-import { createLogger } from '../shared/logger.js';
 import {
-  STANDIN_LABEL,
+  APICURIO_VERSION,
   formatDown,
   formatStatus,
   formatUp,
@@ -10,7 +9,6 @@ import {
   stackDown,
   stackStatus,
   stackUp,
-  startRegistryStandin,
   type StackLog,
 } from '../stack/index.js';
 
@@ -26,12 +24,6 @@ const consoleLog: StackLog = {
     console.error(`error: ${msg}`);
   },
 };
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('a port number 0..65535');
-  return n;
-}
 
 function parseSeconds(value: string): number {
   const n = Number(value);
@@ -54,7 +46,7 @@ export function registerStackCommand(program: Command): void {
   const stack = program
     .command('stack')
     .description(
-      `local stack without Docker: Kafka (KRaft, Maven Central jars), schema registry ${STANDIN_LABEL}, ClickHouse`,
+      `local stack without Docker: Kafka (KRaft, Maven Central jars), Apicurio Registry ${APICURIO_VERSION}, ClickHouse`,
     );
 
   stack
@@ -88,36 +80,5 @@ export function registerStackCommand(program: Command): void {
       if (opts.quiet !== true)
         console.log(opts.json === true ? JSON.stringify(status, null, 2) : formatStatus(status));
       if (!status.ready) process.exitCode = 3;
-    });
-
-  stack
-    .command('registry-serve', { hidden: true })
-    .description(`run the schema registry ${STANDIN_LABEL} in the foreground (what \`stack up\` starts)`)
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .requiredOption('--port <port>', 'port (0 = any free port)', parsePort)
-    .option('--data-dir <dir>', 'directory of the state file (ids survive restarts); omit for in-memory')
-    .option('--log-level <level>', 'pino level', 'info')
-    .action(async (opts: { host: string; port: number; dataDir?: string; logLevel: string }) => {
-      const log = createLogger({ level: opts.logLevel, name: 'schema-registry-standin' });
-      const registry = await startRegistryStandin({
-        host: opts.host,
-        port: opts.port,
-        log,
-        ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
-      });
-      console.error(`schema registry ${STANDIN_LABEL} listening on ${registry.url}`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          log.info({ signal }, 'registry stand-in: stopping');
-          registry.close().then(resolve, (err: unknown) => {
-            log.error({ err }, 'registry stand-in: close failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      log.flush();
     });
 }

@@ -66,8 +66,8 @@ export interface StackConfig {
   readonly kafkaPort: number;
   readonly kafkaControllerPort: number;
   readonly registryPort: number;
-  /** Which registry the local stack runs (PDM_STACK_REGISTRY). */
-  readonly registry: 'standin' | 'apicurio';
+  /** The `java` for Apicurio (PDM_STACK_APICURIO_JAVA); unset = found (see src/stack/java.ts). */
+  readonly apicurioJava?: string;
   readonly clickhouseHttpPort: number;
   readonly clickhouseTcpPort: number;
   readonly kafkaVersion: string;
@@ -194,11 +194,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.SCHEMA_REGISTRY_USER !== undefined
       ? { auth: { username: e.SCHEMA_REGISTRY_USER, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } }
       : {};
-  // Apicurio serves the Confluent API under a path: unset, the registry URL follows the local stack.
+  // The stack's registry (Apicurio) serves the Confluent API under a path: unset, the URL follows the stack.
   const registryUrl =
-    env['SCHEMA_REGISTRY_URL'] === undefined && e.PDM_STACK_REGISTRY === 'apicurio'
-      ? `http://${e.PDM_STACK_HOST}:${e.PDM_STACK_REGISTRY_PORT}/apis/ccompat/v7`
-      : e.SCHEMA_REGISTRY_URL;
+    e.SCHEMA_REGISTRY_URL ?? `http://${e.PDM_STACK_HOST}:${e.PDM_STACK_REGISTRY_PORT}/apis/ccompat/v7`;
   return deepFreeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -228,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kafkaPort: e.PDM_STACK_KAFKA_PORT,
       kafkaControllerPort: e.PDM_STACK_KAFKA_CONTROLLER_PORT,
       registryPort: e.PDM_STACK_REGISTRY_PORT,
-      registry: e.PDM_STACK_REGISTRY,
+      ...(e.PDM_STACK_APICURIO_JAVA === undefined ? {} : { apicurioJava: e.PDM_STACK_APICURIO_JAVA }),
       clickhouseHttpPort: e.PDM_STACK_CLICKHOUSE_HTTP_PORT,
       clickhouseTcpPort: e.PDM_STACK_CLICKHOUSE_TCP_PORT,
       kafkaVersion: e.PDM_STACK_KAFKA_VERSION,

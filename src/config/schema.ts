@@ -69,7 +69,11 @@ export const ENV_SCHEMA = z.object({
   /** Partitions of telemetry, errors and maintenance (`schemas register` creates the topics). */
   PDM_PARTITIONS: positiveInt.default(4),
   PDM_REPLICATION_FACTOR: positiveInt.default(1),
-  SCHEMA_REGISTRY_URL: z.url().default('http://127.0.0.1:8081'),
+  /**
+   * Base URL of the Confluent-compatible registry API. Default: the local stack's Apicurio,
+   * `http://<PDM_STACK_HOST>:<PDM_STACK_REGISTRY_PORT>/apis/ccompat/v7` (http://127.0.0.1:8081/apis/ccompat/v7).
+   */
+  SCHEMA_REGISTRY_URL: z.url().optional(),
   /** Basic-auth user/password for the registry (optional; never logged). */
   SCHEMA_REGISTRY_USER: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
@@ -88,10 +92,10 @@ export const ENV_SCHEMA = z.object({
   PDM_STACK_KAFKA_CONTROLLER_PORT: port.default(9093),
   PDM_STACK_REGISTRY_PORT: port.default(8081),
   /**
-   * Which schema registry `stack up` runs: our stand-in, or Apicurio Registry 2.4.2 (built with Maven from
-   * Central; clients use its Confluent API at `/apis/ccompat/v7`).
+   * The `java` that runs the stack's Apicurio Registry 3 (Java 21+). Unset: `java` on the PATH when it is 21+,
+   * else the newest JDK under /usr/lib/jvm.
    */
-  PDM_STACK_REGISTRY: z.enum(['standin', 'apicurio']).default('standin'),
+  PDM_STACK_APICURIO_JAVA: z.string().min(1).optional(),
   PDM_STACK_CLICKHOUSE_HTTP_PORT: port.default(8123),
   PDM_STACK_CLICKHOUSE_TCP_PORT: port.default(9000),
   /** Kafka version of the local stack (Maven Central, org.apache.kafka:kafka_2.13). */

@@ -147,7 +147,7 @@ export function createSchemaRegistryClient(
     url: base,
     defaultCompatibility: PROJECT_COMPATIBILITY,
     async ping() {
-      // The global compatibility level: a few bytes, served by Confluent, Apicurio (ccompat) and the stand-in.
+      // The global compatibility level: a few bytes, served by Confluent and Apicurio (ccompat).
       const res = await get('/config');
       if (res.status !== 200) throw failure(res.status, res.body, 'schema registry health check');
     },

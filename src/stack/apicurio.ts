@@ -1,35 +1,42 @@
 /**
- * Apicurio Registry 2.4.2 as the schema registry of the local stack (PDM_STACK_REGISTRY=apicurio): a real,
- * third-party registry serving the Confluent API at `/apis/ccompat/v7`. Its Quarkus runner is built once
- * with Maven from Central only (deploy/stack/apicurio), then run with a small heap on loopback, storing its
- * data in an H2 file under the cache directory so that schema ids survive restarts.
+ * The schema registry of the local stack: Apicurio Registry 3.3.3, a real, third-party registry serving the
+ * Confluent API at `/apis/ccompat/v7`. Its release distribution (a Quarkus fast-jar, published on Maven
+ * Central as `io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all`) is unpacked by Maven once into the cache
+ * directory — nothing is built — then run on loopback with a small heap, storing its data in an H2 file
+ * under the cache directory so that schema ids survive restarts. Apicurio 3 needs Java 21+ (see java.ts).
  * Readiness = `GET <base>/apis/ccompat/v7/subjects` answers 200; after a start the global compatibility
  * is set to BACKWARD (Apicurio's default is NONE, Confluent's is BACKWARD).
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { PdmError } from '../shared/errors.js';
 import type { StackPaths } from './paths.js';
 import { httpGet } from './probe.js';
 import { createProcessService } from './process-service.js';
-import { JAVA_HINT, mavenIntoDir, requireTool } from './maven.js';
+import { findJava } from './java.js';
+import { mavenIntoDir } from './maven.js';
 import type { LocalService, StackLog } from './service.js';
 
-export const APICURIO_VERSION = '2.4.2.Final';
+export const APICURIO_VERSION = '3.3.3';
+/** The Maven Central artifact holding the runnable distribution (`groupId:artifactId:version:type:classifier`). */
+export const APICURIO_ARTIFACT = `io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`;
+/** Apicurio 3 classes are Java 21 bytecode (class file version 65). */
+export const APICURIO_MIN_JAVA = 21;
 /** Where the Confluent-compatible API lives on an Apicurio server; clients use `<base>` + this path. */
 export const APICURIO_CCOMPAT_PATH = '/apis/ccompat/v7';
-const RUNNER_JAR = 'apicurio-runner-1.0-runner.jar';
+const RUNNER_JAR = 'quarkus-run.jar';
+/** Pinned so that `unpack` runs without a project and behaves the same with any Maven 3. */
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1';
 
 export interface ApicurioPaths {
-  /** The built runner (jar + lib/), shared by every start. */
-  readonly buildDir: string;
+  /** The unpacked distribution (quarkus-run.jar, lib/, app/, quarkus/), shared by every start. */
+  readonly distDir: string;
   readonly runnerJar: string;
-  readonly pom: string;
   readonly settings: string;
   /** Working directory, H2 database, logs. */
   readonly dir: string;
-  /** H2 file URL prefix: H2 adds `.mv.db`. */
+  /** H2 file URL prefix: H2 adds `.mv.db`. Versioned: Apicurio 2's database layout is not Apicurio 3's. */
   readonly database: string;
   readonly stdoutLog: string;
   readonly mavenLog: string;
@@ -37,16 +44,14 @@ export interface ApicurioPaths {
 }
 
 export function apicurioPaths(paths: StackPaths): ApicurioPaths {
-  const buildDir = join(paths.cacheDir, 'apicurio-2.4.2');
+  const distDir = join(paths.cacheDir, `apicurio-${APICURIO_VERSION}`);
   const dir = join(paths.cacheDir, 'apicurio');
-  const deploy = join(paths.root, 'deploy', 'stack', 'apicurio');
   return {
-    buildDir,
-    runnerJar: join(buildDir, RUNNER_JAR),
-    pom: join(deploy, 'pom.xml'),
-    settings: join(deploy, 'settings.xml'),
+    distDir,
+    runnerJar: join(distDir, RUNNER_JAR),
+    settings: join(paths.root, 'deploy', 'stack', 'apicurio', 'settings.xml'),
     dir,
-    database: join(dir, 'db', 'registry'),
+    database: join(dir, 'db-3', 'registry'),
     stdoutLog: join(dir, 'registry.log'),
     mavenLog: join(dir, 'maven.log'),
     pidFile: join(paths.runDir, 'apicurio.pid'),
@@ -60,19 +65,36 @@ export function apicurioUrl(config: Config): string {
 
 /** JVM and Quarkus runtime options; the jar comes last. */
 export function apicurioJavaArgs(config: Config, p: ApicurioPaths): string[] {
+  const { host, registryPort } = config.stack;
   return [
     '-Xms32m',
-    '-Xmx128m',
+    '-Xmx256m',
     '-XX:+UseSerialGC',
     '-XX:+ExitOnOutOfMemoryError',
+    // C1 only: a registry answers a few hundred requests; full JIT would spend the shared 2 cores.
+    '-XX:TieredStopAtLevel=1',
     '-Djava.awt.headless=true',
-    `-Dquarkus.http.host=${config.stack.host}`,
-    `-Dquarkus.http.port=${config.stack.registryPort}`,
-    `-Dquarkus.datasource.jdbc.url=jdbc:h2:file:${p.database}`,
-    // Apicurio's prod profile opens 20 connections up front; one embedded H2 file needs few.
-    '-Dquarkus.datasource.jdbc.initial-size=1',
-    '-Dquarkus.datasource.jdbc.min-size=1',
-    '-Dquarkus.datasource.jdbc.max-size=8',
+    `-Dquarkus.http.host=${host}`,
+    `-Dquarkus.http.port=${registryPort}`,
+    // The management interface (health, metrics) is built in and defaults to 0.0.0.0:9000, ClickHouse's
+    // TCP port: loopback and a port the OS picks, since nothing of ours reads it.
+    `-Dquarkus.management.host=${host}`,
+    '-Dquarkus.management.port=0',
+    // One line per request would grow the log by every test's lookups.
+    '-Dquarkus.http.access-log.enabled=false',
+    '-Dapicurio.storage.kind=sql',
+    '-Dapicurio.storage.sql.kind=h2',
+    `-Dapicurio.datasource.url=jdbc:h2:file:${p.database}`,
+    '-Dapicurio.datasource.username=sa',
+    '-Dapicurio.datasource.password=sa',
+    // Apicurio opens 20 connections up front; one embedded H2 file needs few.
+    '-Dapicurio.datasource.jdbc.initial-size=1',
+    '-Dapicurio.datasource.jdbc.min-size=1',
+    '-Dapicurio.datasource.jdbc.max-size=8',
+    // Confluent lets clients delete subjects and versions (soft, then permanent); Apicurio 3 refuses by default.
+    '-Dapicurio.rest.deletion.artifact.enabled=true',
+    '-Dapicurio.rest.deletion.artifact-version.enabled=true',
+    '-Dapicurio.rest.deletion.group.enabled=true',
     // Narayana's default process id (SocketProcessId) listens on a random loopback port; a UUID needs none.
     '-DCoreEnvironmentBean.processImplementationClassName=com.arjuna.ats.internal.arjuna.utils.UuidProcessId',
     '-jar',
@@ -81,7 +103,7 @@ export function apicurioJavaArgs(config: Config, p: ApicurioPaths): string[] {
 }
 
 export interface ApicurioServiceOptions {
-  /** Bound on the Maven build (a cold Maven repository downloads ~210 MB). @default 600_000 */
+  /** Bound on Maven's first download and unpacking (a cold repository downloads ≈ 160 MB). @default 600_000 */
   readonly mavenTimeoutMs?: number;
   /** @default 120_000 */
   readonly readyTimeoutMs?: number;
@@ -113,9 +135,15 @@ export function createApicurioService(
         `Apicurio Registry ${APICURIO_VERSION} (Confluent API at ${APICURIO_CCOMPAT_PATH}, H2 file storage)`,
       ),
     async prepare() {
-      const java = await requireTool('schema-registry', 'java', ['-version'], JAVA_HINT);
-      await buildRunner(p, log, options.mavenTimeoutMs ?? 600_000);
+      const { java, release } = await findJava({
+        service: 'schema-registry',
+        minRelease: APICURIO_MIN_JAVA,
+        setting: 'PDM_STACK_APICURIO_JAVA',
+        ...(config.stack.apicurioJava === undefined ? {} : { configured: config.stack.apicurioJava }),
+      });
+      await unpackDistribution(p, log, options.mavenTimeoutMs ?? 600_000);
       mkdirSync(join(p.database, '..'), { recursive: true });
+      log.info(`schema-registry: Apicurio Registry ${APICURIO_VERSION} on Java ${release} (${java})`);
       // cwd = our directory: Narayana writes its ObjectStore relative to it.
       return { command: java, args: apicurioJavaArgs(config, p), cwd: p.dir };
     },
@@ -159,8 +187,8 @@ async function setGlobalCompatibility(url: string, level: string): Promise<void>
   }
 }
 
-/** Maven's arguments for building the runner into `outputDir`. */
-export function mavenBuildArgs(p: ApicurioPaths, outputDir: string): string[] {
+/** Maven's arguments for unpacking the distribution into `outputDir` (no project, Central only). */
+export function mavenUnpackArgs(p: ApicurioPaths, outputDir: string): string[] {
   return [
     '-B',
     '-ntp',
@@ -168,32 +196,30 @@ export function mavenBuildArgs(p: ApicurioPaths, outputDir: string): string[] {
     '-Dstyle.color=never',
     '-s',
     p.settings,
-    '-f',
-    p.pom,
-    'package',
-    '-DskipTests',
-    `-Dapicurio.build.dir=${outputDir}`,
+    `${DEPENDENCY_PLUGIN}:unpack`,
+    `-Dartifact=${APICURIO_ARTIFACT}`,
+    `-DoutputDirectory=${outputDir}`,
   ];
 }
 
 /**
- * Builds the runner into `<cache>/apicurio-2.4.2` once. Maven writes into a temporary directory that is
- * renamed when complete, so an interrupted build is never mistaken for a usable runner.
+ * Unpacks the distribution into `<cache>/apicurio-3.3.3` once. Maven writes into a temporary directory that
+ * is renamed when complete, so an interrupted download is never mistaken for a usable runner.
  */
-function buildRunner(p: ApicurioPaths, log: StackLog, timeoutMs: number): Promise<void> {
+function unpackDistribution(p: ApicurioPaths, log: StackLog, timeoutMs: number): Promise<void> {
   return mavenIntoDir({
     service: 'schema-registry',
-    what: `building Apicurio Registry ${APICURIO_VERSION} (Maven Central only)`,
-    targetDir: p.buildDir,
+    what: `unpacking ${APICURIO_ARTIFACT} (Maven Central)`,
+    targetDir: p.distDir,
     mavenLog: p.mavenLog,
-    args: (staging) => mavenBuildArgs(p, staging),
-    verify: (staging) => {
-      const libDir = join(staging, 'lib');
-      return existsSync(join(staging, RUNNER_JAR)) && existsSync(libDir)
-        ? { summary: `Apicurio runner, ${readdirSync(libDir).length} jars in lib/` }
-        : { problem: `${staging} lacks ${RUNNER_JAR} or lib/` };
-    },
-    errorCode: 'STACK_APICURIO_BUILD_FAILED',
+    args: (staging) => mavenUnpackArgs(p, staging),
+    // Without a project the plugin writes its "already unpacked" markers under `./${project.basedir}/`.
+    cwd: p.dir,
+    verify: (staging) =>
+      existsSync(join(staging, RUNNER_JAR)) && existsSync(join(staging, 'lib', 'main'))
+        ? { summary: `Apicurio Registry ${APICURIO_VERSION} distribution` }
+        : { problem: `${staging} lacks ${RUNNER_JAR} or lib/main/` },
+    errorCode: 'STACK_APICURIO_FETCH_FAILED',
     timeoutMs,
     log,
   });

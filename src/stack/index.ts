@@ -1,6 +1,6 @@
 /**
- * The local development/test stack: Kafka (KRaft, jars from Maven Central), the schema registry stand-in
- * and ClickHouse as local processes under the cache directory — no Docker.
+ * The local development/test stack: Kafka (KRaft, jars from Maven Central), Apicurio Registry (its
+ * distribution from Maven Central) and ClickHouse as local processes under the cache directory — no Docker.
  */
 export { stackUp, stackDown, stackStatus, localServices } from './stack.js';
 export type { StackOptions, StackUpResult, StackDownResult, StackStatus } from './stack.js';
@@ -17,7 +17,4 @@ export type {
 export { stackPaths, projectRoot } from './paths.js';
 export { formatStatus, formatUp, formatDown, connectionHints } from './format.js';
 export type { StackPaths } from './paths.js';
-export { startRegistryStandin, STANDIN_LABEL } from './registry/standin.js';
-export type { RegistryStandin, RegistryStandinOptions } from './registry/standin.js';
-export { COMPATIBILITY_LEVELS, checkCompatibility } from './registry/compatibility.js';
-export type { CompatibilityLevel, CompatibilityResult } from './registry/compatibility.js';
+export { APICURIO_CCOMPAT_PATH, APICURIO_VERSION, apicurioUrl } from './apicurio.js';

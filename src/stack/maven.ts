@@ -43,6 +43,8 @@ export interface MavenIntoDirOptions {
   readonly targetDir: string;
   readonly mavenLog: string;
   readonly args: (stagingDir: string) => string[];
+  /** Maven's working directory (created). @default the current directory */
+  readonly cwd?: string;
   /** Checks the staged result: a one-line summary when usable, else what is missing. */
   readonly verify: (stagingDir: string) => { readonly summary: string } | { readonly problem: string };
   readonly errorCode: string;
@@ -62,8 +64,10 @@ export async function mavenIntoDir(o: MavenIntoDirOptions): Promise<void> {
   mkdirSync(dirname(o.mavenLog), { recursive: true });
   o.log.info(`${o.service}: ${o.what} with Maven into ${o.targetDir}`);
   const started = Date.now();
+  if (o.cwd !== undefined) mkdirSync(o.cwd, { recursive: true });
   try {
     const { stdout, stderr } = await run(mvn, o.args(staging), {
+      ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
       timeout: o.timeoutMs,
       maxBuffer: 16 * 1024 * 1024,
     });

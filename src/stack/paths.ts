@@ -39,11 +39,6 @@ export interface StackPaths {
     readonly mavenLog: string;
     readonly pidFile: string;
   };
-  readonly registry: {
-    readonly dir: string;
-    readonly stdoutLog: string;
-    readonly pidFile: string;
-  };
   readonly clickhouse: {
     readonly dir: string;
     readonly configXml: string;
@@ -59,9 +54,6 @@ export interface StackPaths {
     readonly aptLog: string;
     readonly pidFile: string;
   };
-  /** The launcher that runs `stack registry-serve`, and the build output it needs. */
-  readonly cliLauncher: string;
-  readonly builtCli: string;
 }
 
 export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths {
@@ -69,7 +61,6 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
   const runDir = join(cacheDir, 'run');
   const kafkaDir = join(cacheDir, 'kafka');
   const kafkaLogs = join(kafkaDir, 'logs');
-  const registryDir = join(cacheDir, 'registry');
   const chDir = clickhouseDir(cacheDir);
   const chLogs = join(chDir, 'log');
   return {
@@ -89,11 +80,6 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
       mavenLog: join(kafkaLogs, 'maven.log'),
       pidFile: join(runDir, 'kafka.pid'),
     },
-    registry: {
-      dir: registryDir,
-      stdoutLog: join(registryDir, 'registry.log'),
-      pidFile: join(runDir, 'schema-registry.pid'),
-    },
     clickhouse: {
       dir: chDir,
       configXml: join(chDir, 'config.xml'),
@@ -109,8 +95,6 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
       aptLog: join(chLogs, 'apt.log'),
       pidFile: join(runDir, 'clickhouse.pid'),
     },
-    cliLauncher: join(root, 'bin', 'pdm-stream.js'),
-    builtCli: join(root, 'dist', 'cli', 'stack.js'),
   };
 }
 

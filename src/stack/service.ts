@@ -1,4 +1,4 @@
-/** The contract every local service of the stack (Kafka, registry stand-in, ClickHouse) implements. */
+/** The contract every local service of the stack (Kafka, Apicurio Registry, ClickHouse) implements. */
 
 export const SERVICE_NAMES = ['kafka', 'schema-registry', 'clickhouse'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

@@ -5,6 +5,7 @@
  * `up` only waits for those services and `status` probes them.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { PdmError, errorMessage } from '../shared/errors.js';
 import { redactUrl } from '../shared/logger.js';
@@ -12,9 +13,9 @@ import { createApicurioService } from './apicurio.js';
 import { createClickHouseService } from './clickhouse.js';
 import { createKafkaService, kafkaAnswers } from './kafka.js';
 import { withStackLock } from './lock.js';
-import { stackPaths } from './paths.js';
+import { stackPaths, type StackPaths } from './paths.js';
 import { httpGet, waitUntil } from './probe.js';
-import { createRegistryService } from './registry.js';
+import { ownedPid, stopOwned, type OwnedProcess } from './process.js';
 import type {
   LocalService,
   ServiceName,
@@ -27,7 +28,7 @@ import type {
 export interface StackOptions {
   /** Bound on each service's wait for readiness. @default 120_000 */
   readonly readyTimeoutMs?: number;
-  /** Bound on Maven's first download of the Kafka jars (and build of the Apicurio runner). @default 600_000 */
+  /** Bound on Maven's first download of the Kafka jars (and of the Apicurio distribution). @default 600_000 */
   readonly mavenTimeoutMs?: number;
   /** How long to wait for another `stack` command holding the lock. @default 300_000 */
   readonly lockWaitMs?: number;
@@ -63,19 +64,23 @@ export interface StackStatus {
 export function localServices(config: Config, log: StackLog, options: StackOptions = {}): LocalService[] {
   const paths = stackPaths(config.stack);
   const ready = options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs };
+  const maven = options.mavenTimeoutMs === undefined ? {} : { mavenTimeoutMs: options.mavenTimeoutMs };
   return [
-    createKafkaService(config, paths, log, {
-      ...ready,
-      ...(options.mavenTimeoutMs === undefined ? {} : { mavenTimeoutMs: options.mavenTimeoutMs }),
-    }),
-    config.stack.registry === 'apicurio'
-      ? createApicurioService(config, paths, log, {
-          ...ready,
-          ...(options.mavenTimeoutMs === undefined ? {} : { mavenTimeoutMs: options.mavenTimeoutMs }),
-        })
-      : createRegistryService(config, paths, log, ready),
+    createKafkaService(config, paths, log, { ...ready, ...maven }),
+    createApicurioService(config, paths, log, { ...ready, ...maven }),
     createClickHouseService(config, paths, log, ready),
   ];
+}
+
+/**
+ * The schema registry stand-in that versions before issue 12 ran (`stack registry-serve`, since removed).
+ * A checkout updated while its stack ran still has one on the registry port: `up` says so, `down` stops it.
+ */
+function legacyStandin(paths: StackPaths): OwnedProcess {
+  return {
+    pidFile: join(paths.runDir, 'schema-registry.pid'),
+    markers: ['registry-serve', `--data-dir=${join(paths.cacheDir, 'registry')}`],
+  };
 }
 
 export async function stackUp(
@@ -124,8 +129,13 @@ export async function stackUp(
         (s) => s.state === 'port-taken',
       );
       if (taken.length > 0) {
+        const standin = await ownedPid(legacyStandin(paths));
+        const hint =
+          standin === undefined
+            ? ''
+            : ` (process ${standin} is the registry stand-in of an earlier version of this stack: \`stack down\` stops it)`;
         throw new PdmError(
-          `stack up: nothing started; ${taken.map((s) => `${s.name} ${s.detail ?? ''}`).join('; ')}. Stop those ` +
+          `stack up: nothing started; ${taken.map((s) => `${s.name} ${s.detail ?? ''}`).join('; ')}${hint}. Stop those ` +
             'programs, move the stack (PDM_STACK_*_PORT), or use them as they are by setting KAFKA_BROKERS, ' +
             'SCHEMA_REGISTRY_URL and CLICKHOUSE_URL.',
           { code: 'STACK_PORT_TAKEN', stage: 'stack' },
@@ -189,6 +199,9 @@ export async function stackDown(
           return { name: s.name, outcome };
         }),
       );
+      if ((await stopOwned(legacyStandin(paths), 20_000)) !== 'not-running') {
+        log.info('schema-registry: stopped the registry stand-in an earlier version of this stack started');
+      }
       return { external: false, services: outcomes };
     },
     options.lockWaitMs ?? 300_000,

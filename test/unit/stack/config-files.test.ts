@@ -28,7 +28,6 @@ describe('stack paths', () => {
     expect(paths.kafka.libsDir).toBe('/repo/.cache/kafka-3.9.1/libs');
     expect(paths.kafka.pidFile).toBe('/repo/.cache/run/kafka.pid');
     expect(paths.clickhouse.configXml).toBe('/repo/.cache/clickhouse/config.xml');
-    expect(paths.registry.pidFile).toBe('/repo/.cache/run/schema-registry.pid');
     expect(paths.kafka.pom).toBe('/repo/deploy/stack/kafka/pom.xml');
   });
 
