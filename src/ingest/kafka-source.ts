@@ -357,14 +357,16 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
       const end = await s.ended;
       current = undefined;
       s.assigned = [];
-      if (end.kind === 'stopped' || stopping()) return;
+      if (end.kind === 'stopped') return;
+      // A failure that no outage explains (a write rejected for good) is reported even during a stop.
+      if (stopping() && end.error.retryable) return;
       // Tear down before anything else: no batch of this session may run alongside the next one.
       await s.consumer.disconnect().catch((err: unknown) => {
         log.debug({ err: errorMessage(err) }, 'Kafka consumer disconnect after failure');
       });
-      if (stopping()) return;
       const err = end.error;
       if (!err.retryable) throw err;
+      if (stopping()) return;
       const now = Date.now();
       outageSinceMs ??= s.aliveAtMs;
       const outageMs = now - outageSinceMs;

@@ -18,7 +18,7 @@
  * unacknowledged; the source awaits it before taking a batch, so a slow ClickHouse slows fetching instead
  * of filling memory.
  */
-import { Observable, Subject, type OperatorFunction } from 'rxjs';
+import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import type { DeadLetter } from '../dlq/index.js';
 import type { FeatureRow } from '../features/index.js';
 import type { EngineMetrics } from '../shared/metrics.js';
@@ -93,6 +93,7 @@ export function coalesceWhileBusy<T, R>(
       let queue: T[] = [];
       let busy = false;
       let sourceDone = false;
+      let inner: Subscription | undefined;
       const pump = (): void => {
         if (busy) return;
         if (queue.length === 0) {
@@ -106,7 +107,13 @@ export function coalesceWhileBusy<T, R>(
           busy = false;
           pump();
         };
-        const out = work(group);
+        let out: Observable<R> | Promise<R>;
+        try {
+          out = work(group);
+        } catch (err) {
+          subscriber.error(err);
+          return;
+        }
         if (out instanceof Promise) {
           out.then(
             (r) => {
@@ -118,7 +125,7 @@ export function coalesceWhileBusy<T, R>(
             },
           );
         } else {
-          out.subscribe({
+          inner = out.subscribe({
             next: (r) => {
               subscriber.next(r);
             },
@@ -144,6 +151,7 @@ export function coalesceWhileBusy<T, R>(
       });
       return () => {
         sub.unsubscribe();
+        inner?.unsubscribe();
       };
     });
 }

@@ -42,9 +42,13 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
   let running = false;
   let closed = false;
   const abort = new AbortController();
+  /** Aborted to cut the loop's current sleep short. */
+  let wake: AbortController | undefined;
 
-  async function readAll(): Promise<{ readAtMs: number; ends: SideEndOffsets }> {
+  /** One read of every side topic; retried while requests wait; undefined once none waits any more. */
+  async function readAll(): Promise<{ readAtMs: number; ends: SideEndOffsets } | undefined> {
     for (let attempt = 0; ; attempt++) {
+      if (closed || waiting.length === 0) return undefined;
       const readAtMs = Date.now();
       try {
         const reads = await Promise.all(SIDE_KINDS.map(async (k) => [k, await options.read(k)] as const));
@@ -52,24 +56,43 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
       } catch (err) {
         // Kafka unreachable: the source's outage policy decides when to give up; buckets just stay open.
         const delayMs = backoffDelayMs(attempt, 200, 5_000);
-        options.log.warn({ attempt: attempt + 1, delayMs, err: errorMessage(err) }, 'side topics end offsets: read failed, retrying');
-        await sleep(delayMs, undefined, { signal: abort.signal });
+        options.log.warn(
+          { attempt: attempt + 1, delayMs, err: errorMessage(err) },
+          'side topics end offsets: read failed, retrying',
+        );
+        if (!(await pause(delayMs))) return undefined;
       }
     }
+  }
+
+  /** Sleeps `ms`; false when closed meanwhile. A request or a cancel cuts the sleep short (re-plan). */
+  async function pause(ms: number): Promise<boolean> {
+    const w = new AbortController();
+    wake = w;
+    try {
+      await sleep(ms, undefined, { signal: AbortSignal.any([abort.signal, w.signal]) });
+    } catch {
+      // Woken early: the caller re-plans from the current requests.
+    } finally {
+      if (wake === w) wake = undefined;
+    }
+    return !closed;
   }
 
   async function loop(): Promise<void> {
     running = true;
     try {
       while (!closed && waiting.length > 0) {
-        const next = Math.min(...waiting.map((r) => r.notBeforeMs));
-        const wait = next - Date.now();
-        if (wait > 0) await sleep(wait, undefined, { signal: abort.signal });
-        latest = await readAll();
+        const wait = Math.min(...waiting.map((r) => r.notBeforeMs)) - Date.now();
+        if (wait > 0) {
+          await pause(wait);
+          continue;
+        }
+        const read = await readAll();
+        if (read === undefined) continue;
+        latest = read;
         answer();
       }
-    } catch (err) {
-      if (!closed) throw err;
     } finally {
       running = false;
     }
@@ -78,6 +101,7 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
   function cancelAll(): void {
     const cancelled = waiting;
     waiting = [];
+    wake?.abort();
     for (const r of cancelled) r.then(undefined);
   }
 
@@ -96,11 +120,13 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
       if (latest !== undefined && latest.readAtMs >= notBeforeMs) return Promise.resolve(latest.ends);
       return new Promise((then) => {
         waiting.push({ notBeforeMs, then });
-        if (!running) {
-          loop().catch((err: unknown) => {
-            options.log.error({ err: errorMessage(err) }, 'side end offsets reader stopped (programmer error)');
-          });
+        if (running) {
+          wake?.abort();
+          return;
         }
+        loop().catch((err: unknown) => {
+          options.log.error({ err: errorMessage(err) }, 'side end offsets reader stopped (programmer error)');
+        });
       });
     },
     cancelAll,

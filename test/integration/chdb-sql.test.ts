@@ -24,7 +24,7 @@ import {
 } from '../../src/dlq/index.js';
 import { FEATURE_COUNT } from '../../src/features/index.js';
 import { planRestore } from '../../src/pipeline/index.js';
-import { emit } from '../../src/pipeline/outputs.js';
+import { createFlow } from '../../src/pipeline/flow.js';
 import { DEAD_LETTER_REASONS } from '../../src/shared/errors.js';
 import { createEngineMetrics } from '../../src/shared/metrics.js';
 import {
@@ -220,13 +220,13 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
         machineId: 3,
       },
     ];
-    await emit(
-      { scorer, writers, caps, metrics: createEngineMetrics() },
+    const flow = createFlow({ scorer, writers, caps, metrics: createEngineMetrics() });
+    await flow.push({
+      at: { topic: 'pdm.telemetry', partition: 2, offset: '43' },
       rows,
       deadLetters,
-      { topic: 'pdm.telemetry', partition: 2, offset: '43' },
-      NOW_MS,
-    );
+      receivedAtMs: NOW_MS,
+    });
     await Promise.all([writers.predictions.close(), writers.features.close(), writers.deadLetters.close()]);
     expect(sent(/^INSERT INTO/).length).toBeGreaterThanOrEqual(3);
     expect(failures(from)).toEqual([]);

@@ -91,7 +91,7 @@ describe('foundation round trip on the local stack', () => {
             clearTimeout(timer);
             const first = batch.messages[0];
             if (first !== undefined) resolve(first);
-            return Promise.resolve(true);
+            return Promise.resolve({ taken: true, acked: Promise.resolve() });
           },
         })
         .catch(reject);

@@ -1,6 +1,6 @@
 /**
  * Issue 13, item 0 on the running ClickHouse: prediction rows carry the package's decision (alert,
- * alert_class, alert_components, warming_up) next to the argmax, written by the engine's emit() with the
+ * alert_class, alert_components, warming_up) next to the argmax, written by the engine's output flow with the
  * committed package's real scorer; a database migrated before the decision columns existed gets them (and
  * a predictions_latest view that shows them, which 18.16 needs re-created); `report` ranks machines by the
  * decision, not by the argmax.
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../../src/cli/index.js';
 import { createDeadLetterSink } from '../../src/dlq/index.js';
 import { CLASSES, FEATURE_NAMES, SENSORS, type FeatureRow } from '../../src/features/index.js';
-import { emit } from '../../src/pipeline/outputs.js';
+import { createFlow } from '../../src/pipeline/flow.js';
 import {
   createMicroBatcher,
   createPackageScorer,
@@ -128,7 +128,7 @@ describe('prediction rows carry the package decision (ClickHouse of the local st
     ).toEqual([['comp1', 0, '', [], 0]]);
   });
 
-  it('emit() writes the decision of the real package for every row; warming-up rows never alert', async () => {
+  it('the output flow writes the decision of the real package for every row; warming-up rows never alert', async () => {
     const fx = readFixtures(DEFAULT_PACKAGE);
     const rows: FeatureRow[] = [];
     const warm = new Set<number>();
@@ -144,18 +144,18 @@ describe('prediction rows carry the package decision (ClickHouse of the local st
       features: createBatchWriter<FeatureVectorRow>({ ...sinkOpts, table: `${db}.feature_vectors` }),
       deadLetters: createDeadLetterSink({ ...sinkOpts, database, caps }),
     };
-    await emit(
-      {
-        scorer: { modelVersion: pkg.modelVersion, score: (rs) => batcher.submit(rs) },
-        writers,
-        caps,
-        metrics: createEngineMetrics({ defaultMetrics: false }),
-      },
+    const flow = createFlow({
+      scorer: { modelVersion: pkg.modelVersion, score: (rs) => batcher.submit(rs) },
+      writers,
+      caps,
+      metrics: createEngineMetrics({ defaultMetrics: false }),
+    });
+    await flow.push({
+      at: { topic: 'it.telemetry', partition: 0, offset: '1' },
       rows,
-      [],
-      { topic: 'it.telemetry', partition: 0, offset: '1' },
-      Date.now(),
-    );
+      deadLetters: [],
+      receivedAtMs: Date.now(),
+    });
     await Promise.all([writers.predictions.close(), writers.features.close(), writers.deadLetters.close()]);
 
     const stored = await ch.query<Stored>(

@@ -23,6 +23,8 @@ export interface FakeConsumer {
   readonly commits: { topic: string; partition: number; offset: string }[];
   readonly seeks: { topic: string; partition: number; offset: string }[];
   disconnects: number;
+  /** pause, resume, commit and disconnect calls in order, e.g. `pause t[0]`, `commit t[0]@5`, `disconnect`. */
+  readonly journal: string[];
   /** Emits GROUP_JOIN with this assignment (what kafkajs does after joining). */
   join(assignment: Record<string, number[]>): void;
   /** kafkajs's crash path: STOP, then CRASH with the error. */
@@ -64,6 +66,7 @@ export function createFakeKafka(): FakeKafka {
           commits: [],
           seeks: [],
           disconnects: 0,
+          journal: [],
           join(assignment) {
             emit(EVENTS.GROUP_JOIN, { memberAssignment: assignment, memberId: `m${c.index}` });
           },
@@ -121,6 +124,7 @@ export function createFakeKafka(): FakeKafka {
           },
           disconnect() {
             c.disconnects++;
+            c.journal.push('disconnect');
             if (running) {
               running = false;
               emit(EVENTS.STOP, null);
@@ -130,10 +134,15 @@ export function createFakeKafka(): FakeKafka {
           seek(tp: { topic: string; partition: number; offset: string }) {
             c.seeks.push(tp);
           },
-          pause: () => undefined,
-          resume: () => undefined,
+          pause(tps: { topic: string; partitions: number[] }[]) {
+            for (const tp of tps) c.journal.push(`pause ${tp.topic}[${tp.partitions.join(',')}]`);
+          },
+          resume(tps: { topic: string; partitions: number[] }[]) {
+            for (const tp of tps) c.journal.push(`resume ${tp.topic}[${tp.partitions.join(',')}]`);
+          },
           commitOffsets(tps: { topic: string; partition: number; offset: string }[]) {
             c.commits.push(...tps);
+            for (const tp of tps) c.journal.push(`commit ${tp.topic}[${tp.partition}]@${tp.offset}`);
             return Promise.resolve();
           },
         };

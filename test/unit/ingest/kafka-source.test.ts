@@ -1,17 +1,45 @@
 /**
  * Exit paths of the Kafka source (issue 9, item 2): `done` resolves only after our stop(); a kafkajs crash
  * (STOP then CRASH), a handler exception or an outage longer than the bound reject it with the reason.
+ * Commits (house style rule 7): a taken batch's offset is committed only after its `acked` resolved and
+ * after the commits of the batches taken before it; stop() commits what was acknowledged before leaving.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import {
   createKafkaSource,
+  type BatchOutcome,
   type KafkaSourceOptions,
   type RecordSourceHandlers,
   type SourceHealth,
 } from '../../../src/ingest/index.js';
 import { ConfigError, PdmError, TransientError } from '../../../src/shared/errors.js';
 import { capturingLogger, createFakeKafka, settle, type FakeKafka } from './fake-kafka.js';
+
+/** The handler took the batch and everything it produced is acknowledged already. */
+const taken = (): Promise<BatchOutcome> => Promise.resolve({ taken: true, acked: Promise.resolve() });
+const notTaken = (): Promise<BatchOutcome> => Promise.resolve({ taken: false });
+
+function deferred<T = void>() {
+  let resolve: (v: T) => void = () => undefined;
+  let reject: (e: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Whether `p` settled within a few event-loop turns. */
+async function settledSoon(p: Promise<unknown>, ms = 5): Promise<boolean> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await settle(ms);
+  return settled;
+}
 
 const kafka = loadConfig({}).kafka;
 
@@ -39,7 +67,7 @@ function setup(extra: Partial<KafkaSourceOptions> = {}) {
     ...extra,
   });
   const assigned: number[] = [];
-  let onBatch: RecordSourceHandlers['onBatch'] = () => Promise.resolve(true);
+  let onBatch: RecordSourceHandlers['onBatch'] = taken;
   const handlers: RecordSourceHandlers = {
     onAssigned: (tps) => {
       assigned.push(tps.length);
@@ -149,28 +177,26 @@ describe('Kafka source exit paths', () => {
     expect(t.fake.consumers).toHaveLength(1);
   });
 
-  it('commits the offset after the batch only once the handler resolved true', async () => {
+  it('a batch the handler did not take is neither committed nor chained', async () => {
     const t = setup();
-    let release: (v: boolean) => void = () => undefined;
-    t.setOnBatch(() => new Promise<boolean>((r) => (release = r)));
+    t.setOnBatch(notTaken);
     await t.source.start(t.handlers);
-    const delivered = t.fake.consumers[0]?.deliver('t', 0, [3, 4]);
+    await t.fake.consumers[0]?.deliver('t', 0, [3, 4]);
     await settle();
     expect(t.fake.consumers[0]?.commits).toEqual([]);
-    release(true);
-    await delivered;
+    t.setOnBatch(taken);
+    await t.fake.consumers[0]?.deliver('t', 0, [3, 4]);
+    await settle();
     expect(t.fake.consumers[0]?.commits).toEqual([{ topic: 't', partition: 0, offset: '5' }]);
-    t.setOnBatch(() => Promise.resolve(false));
-    await t.fake.consumers[0]?.deliver('t', 0, [5]);
-    expect(t.fake.consumers[0]?.commits).toHaveLength(1);
     await t.source.stop();
+    expect(t.fake.consumers[0]?.commits).toHaveLength(1);
   });
 
   it('a configuration error from the assignment handler rejects done at once', async () => {
     const t = setup();
     const handlers: RecordSourceHandlers = {
       onAssigned: () => Promise.reject(new ConfigError('topics must have the same partition count')),
-      onBatch: () => Promise.resolve(true),
+      onBatch: taken,
     };
     await t.source.start(handlers);
     await settle(5);
@@ -187,7 +213,7 @@ describe('Kafka source exit paths', () => {
         ? Promise.reject(
             new TransientError('end offsets: broker gone', { code: 'KAFKA_UNAVAILABLE', stage: 'ingest' }),
           )
-        : Promise.resolve(true);
+        : taken();
     });
     await t.source.start(t.handlers);
     await t.fake.consumers[0]?.deliver('t', 0, [0]);
@@ -257,5 +283,159 @@ describe('Kafka source exit paths', () => {
     expect(t.outcome()).toBe('rejected');
     expect(t.fake.consumers).toHaveLength(1);
     expect((t.reason() as PdmError).retryable).toBe(false);
+  });
+});
+
+describe('Kafka source commits (BatchOutcome)', () => {
+  it('commits the offset after a taken batch only once its acked resolved', async () => {
+    const t = setup();
+    const acked = deferred();
+    t.setOnBatch(() => Promise.resolve({ taken: true, acked: acked.promise }));
+    await t.source.start(t.handlers);
+    // The handler resolved at once: kafkajs is free to fetch on while the outputs are written.
+    expect(
+      await settledSoon(
+        t.fake.consumers[0]?.deliver('t', 0, [3, 4]) ?? Promise.reject(new Error('no consumer')),
+      ),
+    ).toBe(true);
+    await settle(5);
+    expect(t.fake.consumers[0]?.commits).toEqual([]);
+    acked.resolve();
+    await settle();
+    expect(t.fake.consumers[0]?.commits).toEqual([{ topic: 't', partition: 0, offset: '5' }]);
+    await t.source.stop();
+  });
+
+  it('never commits a batch before the batches taken before it, whatever order their acks resolve in', async () => {
+    const t = setup();
+    const acks = [deferred(), deferred(), deferred()];
+    let n = 0;
+    t.setOnBatch(() => {
+      const acked = acks[n++]?.promise ?? Promise.resolve();
+      return Promise.resolve({ taken: true, acked });
+    });
+    await t.source.start(t.handlers);
+    const c = t.fake.consumers[0];
+    await c?.deliver('t', 0, [0, 1]);
+    await c?.deliver('t', 0, [2]);
+    await c?.deliver('t', 0, [3, 4, 5]);
+    acks[2]?.resolve();
+    acks[1]?.resolve();
+    await settle(5);
+    expect(c?.commits).toEqual([]);
+    acks[0]?.resolve();
+    await settle(5);
+    expect(c?.commits.map((x) => x.offset)).toEqual(['2', '3', '6']);
+    await t.source.stop();
+  });
+
+  it('a rejected acked (non-retryable) ends the source without committing that batch or any later one', async () => {
+    const t = setup();
+    const failure = new PdmError('insert: ClickHouse error 117', { code: 'CLICKHOUSE_117', stage: 'sink' });
+    const first = deferred();
+    const acks = [deferred(), first, deferred()];
+    let n = 0;
+    t.setOnBatch(() => Promise.resolve({ taken: true, acked: acks[n++]?.promise ?? Promise.resolve() }));
+    await t.source.start(t.handlers);
+    const c = t.fake.consumers[0];
+    await c?.deliver('t', 0, [0]);
+    await c?.deliver('t', 0, [1]);
+    await c?.deliver('t', 0, [2]);
+    acks[0]?.resolve();
+    acks[2]?.resolve();
+    await settle(5);
+    expect(c?.commits.map((x) => x.offset)).toEqual(['1']);
+    first.reject(failure);
+    await settle(5);
+    expect(t.outcome()).toBe('rejected');
+    expect(t.reason()).toBe(failure);
+    expect(c?.commits.map((x) => x.offset)).toEqual(['1']);
+    const line = t.lines().find((l) => l.level === 50);
+    expect(line?.msg).toContain('handler failed');
+    expect(line).toMatchObject({ topic: 't', partition: 0, firstOffset: '1', lastOffset: '1' });
+    expect(t.fake.consumers).toHaveLength(1);
+  });
+
+  it('a rejected acked (retryable) ends the session uncommitted and opens a new one', async () => {
+    const t = setup();
+    const acked = deferred();
+    t.setOnBatch(() => Promise.resolve({ taken: true, acked: acked.promise }));
+    await t.source.start(t.handlers);
+    await t.fake.consumers[0]?.deliver('t', 0, [0]);
+    acked.reject(
+      new TransientError('ClickHouse unreachable', { code: 'CLICKHOUSE_UNAVAILABLE', stage: 'sink' }),
+    );
+    await settle(50);
+    expect(t.fake.consumers).toHaveLength(2);
+    expect(t.fake.consumers[0]?.commits).toEqual([]);
+    expect(t.fake.consumers[0]?.disconnects).toBe(1);
+    expect(t.outcome()).toBe('pending');
+    t.setOnBatch(taken);
+    await t.fake.consumers[1]?.deliver('t', 0, [0]);
+    await settle();
+    expect(t.fake.consumers[1]?.commits).toEqual([{ topic: 't', partition: 0, offset: '1' }]);
+    await t.source.stop();
+    expect(t.outcome()).toBe('resolved');
+  });
+
+  it('stop() pauses, waits for the acks of taken batches, commits them, then disconnects', async () => {
+    const t = setup();
+    const acks = [deferred(), deferred()];
+    let n = 0;
+    t.setOnBatch(() => Promise.resolve({ taken: true, acked: acks[n++]?.promise ?? Promise.resolve() }));
+    await t.source.start(t.handlers);
+    const c = t.fake.consumers[0];
+    await c?.deliver('t', 0, [0, 1]);
+    await c?.deliver('t', 0, [2]);
+    const stopping = t.source.stop();
+    expect(await settledSoon(stopping)).toBe(false);
+    expect(c?.disconnects).toBe(0);
+    acks[0]?.resolve();
+    expect(await settledSoon(stopping)).toBe(false);
+    acks[1]?.resolve();
+    await stopping;
+    expect(c?.journal.filter((j) => !j.startsWith('resume'))).toEqual([
+      'pause t[0]', // GROUP_JOIN: held while the assignment handler runs
+      'pause t[0]', // stop()
+      'commit t[0]@2',
+      'commit t[0]@3',
+      'disconnect',
+    ]);
+    expect(t.outcome()).toBe('resolved');
+  });
+
+  it('stop() waits for the handler in progress, then for its acked, and commits it', async () => {
+    const t = setup();
+    const handled = deferred<BatchOutcome>();
+    const acked = deferred();
+    t.setOnBatch(() => handled.promise);
+    await t.source.start(t.handlers);
+    const c = t.fake.consumers[0];
+    const delivered = c?.deliver('t', 0, [7, 8]);
+    await settle();
+    const stopping = t.source.stop();
+    expect(await settledSoon(stopping)).toBe(false);
+    handled.resolve({ taken: true, acked: acked.promise });
+    await delivered;
+    expect(await settledSoon(stopping)).toBe(false);
+    expect(c?.disconnects).toBe(0);
+    acked.resolve();
+    await stopping;
+    expect(c?.journal.slice(-2)).toEqual(['commit t[0]@9', 'disconnect']);
+  });
+
+  it('after stop() no new batch is handed to the handler', async () => {
+    const t = setup();
+    let calls = 0;
+    t.setOnBatch(() => {
+      calls++;
+      return taken();
+    });
+    await t.source.start(t.handlers);
+    const c = t.fake.consumers[0];
+    await t.source.stop();
+    await c?.deliver('t', 0, [0]);
+    expect(calls).toBe(0);
+    expect(c?.commits).toEqual([]);
   });
 });
