@@ -117,6 +117,14 @@ export const ENV_SCHEMA = z.object({
   /** Model package directory (`models/<name>/<version>`). */
   PDM_MODEL_DIR: z.string().default('models/pdm-default/1'),
   /**
+   * `run` only: a directory the engine follows for new model packages without a restart (a package, or a
+   * directory of versions whose `current` entry or else highest version is used). When set, `run` starts
+   * with the package it names instead of PDM_MODEL_DIR. Unset: the model never changes while running.
+   */
+  PDM_MODEL_WATCH_DIR: z.string().min(1).optional(),
+  /** How often `run` checks PDM_MODEL_WATCH_DIR (SIGHUP checks at once); 0: only on SIGHUP. */
+  PDM_MODEL_POLL_MS: nonNegativeInt.default(10_000),
+  /**
    * Before a telemetry batch may close buckets, the side topics' end offsets are read at least this long
    * after the batch arrived, so that side events produced together with it (same produce request or
    * producer batch) are seen as pending rather than missed.
@@ -124,8 +132,8 @@ export const ENV_SCHEMA = z.object({
   PDM_SIDE_GRACE_MS: nonNegativeInt.default(250),
   PDM_SCORE_MAX_ROWS: positiveInt.default(512),
   /**
-   * `score` only (default of `--max-wait-ms`). `run` never waits: it scores one Kafka batch at a time and
-   * awaits the result before taking the next, so no other rows could join a run during the wait.
+   * `score` only (default of `--max-wait-ms`). `run` never waits: rows that closed while the previous ONNX
+   * run was busy form the next run (src/pipeline/flow.ts).
    */
   PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
   PDM_SINK_MAX_ROWS: positiveInt.default(10_000),

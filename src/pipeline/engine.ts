@@ -51,7 +51,12 @@ import {
 } from './side-progress.js';
 
 /** The topics the engine consumes: failures are labels for training only. */
-export const ENGINE_INPUTS = ['telemetry', 'errors', 'maintenance', 'machines'] as const satisfies readonly InputKind[];
+export const ENGINE_INPUTS = [
+  'telemetry',
+  'errors',
+  'maintenance',
+  'machines',
+] as const satisfies readonly InputKind[];
 
 interface PartitionTask {
   readonly partition: number;
@@ -158,7 +163,10 @@ export function createEngine(deps: EngineDeps): Engine {
           }),
         {
           onRetry: (err, attempt) => {
-            log.warn({ attempt, err: errorMessage(err) }, 'restore planning: ClickHouse unavailable, retrying');
+            log.warn(
+              { attempt, err: errorMessage(err) },
+              'restore planning: ClickHouse unavailable, retrying',
+            );
           },
         },
       ),
@@ -344,7 +352,8 @@ export function createEngine(deps: EngineDeps): Engine {
       completeSides(task, advancePosition(task.side, kind, BigInt(last.offset) + 1n));
     }
     const emitted = closeAndEmit(task, at, deadLetters, receivedAt);
-    const acked = checkpointed === undefined ? emitted : Promise.all([emitted, checkpointed]).then(() => undefined);
+    const acked =
+      checkpointed === undefined ? emitted : Promise.all([emitted, checkpointed]).then(() => undefined);
     const st = featureStats();
     metrics.machinesTracked.set(st.machines);
     metrics.featureStateBytes.set(st.stateBytes);

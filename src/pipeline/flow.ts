@@ -218,7 +218,8 @@ export function createFlow(options: FlowOptions): Flow {
     metrics.predictions.inc(predictions.length);
     const now = Date.now();
     for (const p of settled) {
-      if (p.emission.rows.length > 0) metrics.eventToWriteSeconds.observe((now - p.emission.receivedAtMs) / 1000);
+      if (p.emission.rows.length > 0)
+        metrics.eventToWriteSeconds.observe((now - p.emission.receivedAtMs) / 1000);
     }
     return settled;
   }

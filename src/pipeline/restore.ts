@@ -15,7 +15,10 @@ import { quoteIdent, TABLES, type ClickHouseConnection } from '../sink/index.js'
 import { REPLACEMENT_CAP_DAYS, WINDOW_HOURS } from '../features/index.js';
 
 export interface RestorePlan {
-  /** Last bucket written per machine (this model version): the engine emits only later buckets. */
+  /**
+   * Last bucket written per machine by the engine under any model version, or by `rescore` under this one:
+   * the engine emits only later buckets.
+   */
   readonly resumeAfter: Map<number, number>;
   /** Partition number each machine with output was scored on (its latest prediction's source partition). */
   readonly homePartition: Map<number, number>;
@@ -50,11 +53,14 @@ export async function planRestore(o: PlanRestoreOptions): Promise<RestorePlan> {
   }>(
     // Rows written by `rescore` for buckets the engine never scored carry source_partition −1: they say
     // nothing about where the machine's events live, so only the engine's own rows place a machine.
+    // The engine's own rows count whatever model wrote them: after a hot-swap (PDM_MODEL_WATCH_DIR) the
+    // new version has no rows yet, and planning by it alone replayed and re-scored every bucket the
+    // previous version had written (issue 13, item 3).
     `SELECT machine_id, toUInt32(max(bucket_ts)) AS last,
   argMaxIf(source_partition, bucket_ts, source_partition >= 0) AS partition,
   countIf(source_partition >= 0) AS located
 FROM ${quoteIdent(o.database)}.${TABLES.predictions}
-WHERE model_version = {mv:String}
+WHERE model_version = {mv:String} OR source_partition >= 0
 GROUP BY machine_id`,
     { mv: o.modelVersion },
   );

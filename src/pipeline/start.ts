@@ -2,9 +2,13 @@
 import type { Config } from '../config/index.js';
 import { createRecordDecoder, createSchemaRegistryClient, loadProjectSchemas } from '../decode/index.js';
 import { createDeadLetterSink, registerDeadLetterDepthGauge } from '../dlq/index.js';
-import type { FeatureRow } from '../features/index.js';
 import { createKafkaSource, createLagPoller, healthProblem } from '../ingest/index.js';
-import { createPackageBatcher, loadModelPackage } from '../score/index.js';
+import {
+  createHotSwapScorer,
+  createPackageBatcher,
+  loadModelPackage,
+  resolveFollowedPackage,
+} from '../score/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
@@ -64,11 +68,23 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
   }
 
   async function build(): Promise<RunningEngine> {
-    const pkg = await loadModelPackage(config.score.modelDir);
-    // maxWaitMs 0: the engine processes one Kafka batch at a time and waits for its scores before taking
-    // the next, so no other rows could join a run during a wait; the rows one batch submits still share
-    // runs of up to PDM_SCORE_MAX_ROWS. (PDM_SCORE_MAX_WAIT_MS applies to `score`, not to `run`.)
-    const batcher = await createPackageBatcher(pkg, { maxRows: config.score.maxRows, maxWaitMs: 0 });
+    const { modelWatchDir } = config.score;
+    const pkg = await loadModelPackage(
+      modelWatchDir === undefined ? config.score.modelDir : await resolveFollowedPackage(modelWatchDir),
+    );
+    // maxWaitMs 0: the flow's score stage already submits everything that closed while the previous run
+    // was busy as one group (flow.ts), so waiting for more rows would only add latency; a group is split
+    // into runs of up to PDM_SCORE_MAX_ROWS. (PDM_SCORE_MAX_WAIT_MS applies to `score`, not to `run`.)
+    // Switches to a new package in PDM_MODEL_WATCH_DIR between two score calls (src/score/hot-swap.ts).
+    const batcher = await createHotSwapScorer({
+      initial: pkg,
+      createBatcher: (p) => createPackageBatcher(p, { maxRows: config.score.maxRows, maxWaitMs: 0 }),
+      watchDir: modelWatchDir,
+      pollMs: config.score.modelPollMs,
+      reloadSignal: 'SIGHUP',
+      log,
+      registry: metrics.registry,
+    });
     closers.push(() => batcher.close());
     const ch = createClickHouse(config.clickhouse);
     closers.push(() => ch.close());
@@ -90,8 +106,8 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
         chPaused.set(table, true);
       },
     });
-    // flushMs 0: a Kafka batch waits for its rows' acknowledgement before the next batch is taken, so no
-    // later rows could join an insert; the rows one batch queues (synchronously) still go out as one insert.
+    // flushMs 0: the flow's write stage hands each writer one group at a time (everything that closed while
+    // the previous insert was in flight), so a group goes out as one insert without waiting for more.
     const sinkOpts = { ch, maxRows: config.sink.maxRows, flushMs: 0, log };
     const writers = {
       predictions: createBatchWriter<PredictionRow>({
@@ -146,10 +162,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       metrics,
       source,
       decoder: createRecordDecoder(registry, loadProjectSchemas()),
-      scorer: {
-        modelVersion: pkg.modelVersion,
-        score: (rows: readonly FeatureRow[]) => batcher.submit(rows),
-      },
+      scorer: batcher,
       ch,
       caps,
       writers,
@@ -190,7 +203,9 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       engine,
       ops,
       metrics,
-      modelVersion: pkg.modelVersion,
+      get modelVersion() {
+        return batcher.modelVersion;
+      },
       stop() {
         stopping ??= (async () => {
           lagPoller.close();

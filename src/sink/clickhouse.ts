@@ -152,10 +152,11 @@ export function createClickHouse(
     },
     async insert(table, rows, format) {
       if (rows.length === 0) return;
+      // Encoded outside the try: an encoding error is a programmer error (it crashes the engine), never a
+      // ClickHouse outage to retry.
+      const body = format === undefined ? undefined : encodeRowBinary(rows, format);
       try {
-        if (format !== undefined) {
-          // Encoded before the request: an encoding error is a programmer error, not a ClickHouse failure.
-          const body = encodeRowBinary(rows, format);
+        if (format !== undefined && body !== undefined) {
           const r = await client.exec({
             query: `INSERT INTO ${table} (${insertColumns(format as RowBinaryFormat<unknown>)}) FORMAT RowBinary`,
             values: Readable.from([body]),

@@ -83,6 +83,8 @@ function instantCache(): (s: string) => number {
   };
 }
 
+const NUMERIC: ReadonlySet<RowBinaryType> = new Set(['UInt8', 'UInt32', 'Int32', 'Float32', 'Float64']);
+
 function typeError(c: { name: string; type: string }, v: unknown): TypeError {
   return new TypeError(`RowBinary column ${c.name} ${c.type}: cannot encode ${typeof v} ${String(v)}`);
 }
@@ -93,6 +95,8 @@ export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R
   for (const row of rows) {
     for (const c of format.columns) {
       const v = c.value(row);
+      // Types are checked like the server would: a missing or renamed field must fail, not store 0 or NaN.
+      if (NUMERIC.has(c.type) && typeof v !== 'number') throw typeError(c, v);
       switch (c.type) {
         case 'UInt8':
           out.ensure(1);
@@ -110,6 +114,12 @@ export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R
           out.pos += 4;
           break;
         case 'Int64':
+          if (
+            typeof v !== 'bigint' &&
+            !(typeof v === 'string' && /^-?\d+$/.test(v)) &&
+            !Number.isSafeInteger(v)
+          )
+            throw typeError(c, v);
           out.ensure(8);
           out.buf.writeBigInt64LE(typeof v === 'bigint' ? v : BigInt(v as string | number), out.pos);
           out.pos += 8;
@@ -141,6 +151,8 @@ export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R
           out.pos += 8;
           break;
         case 'Array(Float64)': {
+          if (!Array.isArray(v) && !(v instanceof Float64Array || v instanceof Float32Array))
+            throw typeError(c, v);
           const a = v as ArrayLike<number>;
           out.varUInt(a.length);
           out.ensure(8 * a.length);
@@ -151,9 +163,13 @@ export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R
           break;
         }
         case 'Array(String)': {
-          const a = v as readonly string[];
+          if (!Array.isArray(v)) throw typeError(c, v);
+          const a = v as readonly unknown[];
           out.varUInt(a.length);
-          for (const s of a) out.string(s);
+          for (const s of a) {
+            if (typeof s !== 'string') throw typeError(c, s);
+            out.string(s);
+          }
           break;
         }
       }
@@ -175,8 +191,11 @@ const instantType = (caps: Pick<ServerCapabilities, 'modernTypes'>): RowBinaryTy
   caps.modernTypes ? 'DateTime64(3)' : 'DateTime';
 
 /** `predictions` as migrations 1 and 6 create it. */
-export function predictionsFormat(caps: Pick<ServerCapabilities, 'modernTypes'>): RowBinaryFormat<PredictionRow> {
-  const c = (name: keyof PredictionRow & string, type: RowBinaryType) => col<PredictionRow, typeof name>(name, type);
+export function predictionsFormat(
+  caps: Pick<ServerCapabilities, 'modernTypes'>,
+): RowBinaryFormat<PredictionRow> {
+  const c = (name: keyof PredictionRow & string, type: RowBinaryType) =>
+    col<PredictionRow, typeof name>(name, type);
   return {
     columns: [
       c('machine_id', 'UInt32'),

@@ -12,6 +12,7 @@
  * Dashboards (deploy/grafana) and runbooks (deploy/prometheus/rules.yml) are scanned for ClickHouse SQL.
  */
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../../src/cli/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -22,22 +23,31 @@ import {
   type DeadLetter,
   type DeadLetterFilter,
 } from '../../src/dlq/index.js';
-import { FEATURE_COUNT } from '../../src/features/index.js';
+import { FEATURE_COUNT, SPEC_HASH } from '../../src/features/index.js';
 import { planRestore } from '../../src/pipeline/index.js';
 import { createFlow } from '../../src/pipeline/flow.js';
 import { DEAD_LETTER_REASONS } from '../../src/shared/errors.js';
+import { DAY_MS } from '../../src/shared/records.js';
 import { createEngineMetrics } from '../../src/shared/metrics.js';
 import {
   accessStatements,
   applyAccess,
   createBatchWriter,
   createClickHouse,
+  createFeatureVectorReader,
+  encodeRowBinary,
+  featureVectorsFormat,
+  formatDateTime,
+  formatInstant,
   migrate,
   MIGRATIONS,
+  predictionsFormat,
+  quoteString,
   TABLES,
   type ClickHouseConnection,
   type FeatureVectorRow,
   type PredictionRow,
+  type RowBinaryFormat,
   type ServerCapabilities,
 } from '../../src/sink/index.js';
 import { startChdb, serveChdbHttp, type ChdbEngine, type ChdbHttp } from '../support/chdb.js';
@@ -94,6 +104,136 @@ async function steps(list: Record<string, () => Promise<unknown>>): Promise<stri
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
+}
+
+/**
+ * RowBinary as a current server reads `INSERT INTO <table> (<columns>) FORMAT RowBinary`: in the types the
+ * table declares for those columns (system.columns), not the types the format believes in. The bytes go in
+ * a string literal (`\xNN` each), since the runner's JSON lines carry text only.
+ */
+function rowBinarySource<R>(
+  format: RowBinaryFormat<R>,
+  rows: readonly R[],
+  ddl: ReadonlyMap<string, string>,
+) {
+  const structure = format.columns.map((c) => `${c.name} ${ddl.get(c.name) ?? 'NotInTheTable'}`).join(', ');
+  const bytes = Array.from(encodeRowBinary(rows, format), (b) => `\\x${b.toString(16).padStart(2, '0')}`);
+  return `format(RowBinary, ${quoteString(structure)}, '${bytes.join('')}')`;
+}
+
+/** Column types of `DB.table`, as the engine reports them. */
+async function tableTypes(table: string): Promise<Map<string, string>> {
+  const r = await engine.run(
+    `SELECT name, type FROM system.columns WHERE database = '${DB}' AND table = '${table}' FORMAT JSONEachRow`,
+  );
+  if (!r.ok) throw new Error(r.error);
+  if (r.data.trim() === '') throw new Error(`no table ${DB}.${table}`);
+  return new Map(
+    r.data
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string; type: string })
+      .map((c) => [c.name, c.type]),
+  );
+}
+
+/** Columns whose format type is not the table's (LowCardinality and the 'UTC' zone do not change RowBinary). */
+function typeMismatches<R>(format: RowBinaryFormat<R>, ddl: ReadonlyMap<string, string>): string[] {
+  const plain = (t: string) =>
+    t
+      .replace(/^LowCardinality\((.*)\)$/, '$1')
+      .replace(/^(DateTime|DateTime64)\((?:(\d+), )?'UTC'\)$/, (_, k: string, p?: string) =>
+        p === undefined ? k : `${k}(${p})`,
+      );
+  return format.columns
+    .filter((c) => plain(ddl.get(c.name) ?? '(not in the table)') !== c.type)
+    .map((c) => `${c.name}: format ${c.type}, table ${ddl.get(c.name) ?? '(not in the table)'}`);
+}
+
+/** JSONEachRow settings that keep Int64 exact and NaN and infinities distinct from NULL. */
+const EXACT_JSON =
+  'SETTINGS output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1';
+
+/** Every field of `rows` that differs from what the engine read (JSONEachRow lines in `data`). */
+function fieldDifferences<R>(format: RowBinaryFormat<R>, rows: readonly R[], data: string): string[] {
+  const got =
+    data.trim() === ''
+      ? []
+      : data
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const problems = got.length === rows.length ? [] : [`read ${got.length} rows, wrote ${rows.length}`];
+  const special: Record<string, number> = { nan: Number.NaN, inf: Infinity, '-inf': -Infinity };
+  const num = (v: unknown) => (typeof v === 'string' ? (special[v] ?? Number(v)) : Number(v));
+  const norm = (type: string, v: unknown, read: boolean): unknown => {
+    switch (type) {
+      case 'Float32':
+        return Math.fround(read ? num(v) : (v as number));
+      case 'Float64':
+        return read ? num(v) : v;
+      case 'Array(Float64)':
+        return Array.from(v as ArrayLike<unknown>, (x) => (read ? num(x) : x));
+      case 'Int64':
+        return String(v);
+      default:
+        return v;
+    }
+  };
+  rows.forEach((row, i) => {
+    for (const c of format.columns) {
+      const want = norm(c.type, c.value(row), false);
+      const have = norm(c.type, got[i]?.[c.name], true);
+      if (!isDeepStrictEqual(want, have)) {
+        const show = (x: unknown) =>
+          JSON.stringify(x, (_, y: unknown) => (typeof y === 'number' ? String(y) : y)).slice(0, 120);
+        problems.push(`row ${i} ${c.name} ${c.type}: wrote ${show(want)}, read ${show(have)}`);
+      }
+    }
+  });
+  return problems;
+}
+
+/** What the engine reads of `rows` sent as `format` to `DB.table`: an error, or the fields that differ. */
+async function serverReads<R>(
+  table: string,
+  format: RowBinaryFormat<R>,
+  rows: readonly R[],
+): Promise<string[]> {
+  const ddl = await tableTypes(table);
+  const cols = format.columns.map((c) => c.name).join(', ');
+  const r = await engine.run(
+    `SELECT ${cols} FROM ${rowBinarySource(format, rows, ddl)} ${EXACT_JSON} FORMAT JSONEachRow`,
+  );
+  return r.ok ? fieldDifferences(format, rows, r.data) : [r.error];
+}
+
+/**
+ * Problems of `rows` written as `format` into `DB.table`: a column of the table left out, a type that is not
+ * the table's, a field the engine parses differently, or one that reads back from the table differently.
+ */
+async function storedAndReadBack<R>(
+  table: string,
+  format: RowBinaryFormat<R>,
+  rows: readonly R[],
+  modelVersion: string,
+): Promise<string[]> {
+  const ddl = await tableTypes(table);
+  const cols = format.columns.map((c) => c.name);
+  const problems = [
+    ...[...ddl.keys()].filter((name) => !cols.includes(name)).map((name) => `${name}: not written`),
+    ...typeMismatches(format, ddl),
+    ...(await serverReads(table, format, rows)),
+  ];
+  const insert = await engine.run(
+    `INSERT INTO ${DB}.${table} (${cols.join(', ')}) SELECT * FROM ${rowBinarySource(format, rows, ddl)}`,
+  );
+  if (!insert.ok) return [...problems, `insert: ${insert.error}`];
+  const back = await engine.run(
+    `SELECT ${cols.join(', ')} FROM ${DB}.${table} WHERE model_version = ${quoteString(modelVersion)} ORDER BY machine_id ${EXACT_JSON} FORMAT JSONEachRow`,
+  );
+  if (!back.ok) return [...problems, `read back: ${back.error}`];
+  return [...problems, ...fieldDifferences(format, rows, back.data).map((p) => `stored: ${p}`)];
 }
 
 beforeAll(async () => {
@@ -485,6 +625,99 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
       `SELECT machine_id, source_topic, source_partition FROM ${DB}.predictions FINAL WHERE model_version = 'pdm-default/1' ORDER BY machine_id FORMAT CSV`,
     );
     expect(r.data.trim().split('\n')).toEqual(['1,"rescore",2', '2,"rescore",2', '3,"rescore",2']);
+  });
+
+  it("training-set (issue 13): the feature-vector reader's duplicates, last bucket and feature set", async () => {
+    // The vectors the engine-writes test logged: machines 1..3, one bucket.
+    const reader = createFeatureVectorReader(ch, DB, { fromMs: 0, toMs: NOW_MS + DAY_MS });
+    const dup = await reader.duplicates(SPEC_HASH);
+    expect(dup.keys).toBeGreaterThanOrEqual(3);
+    expect(dup.copies).toBeGreaterThanOrEqual(dup.keys);
+    const last = await reader.lastBucketMs();
+    expect(last).toBeGreaterThan(NOW_MS - DAY_MS);
+    expect((await reader.featureSet(SPEC_HASH))?.featureNames).toHaveLength(FEATURE_COUNT);
+    expect(await reader.featureSet('0'.repeat(64))).toBeUndefined();
+  });
+
+  it('RowBinary: the encoder for current servers writes what migrate created, every field reads back', async () => {
+    // The engine writes predictions and feature vectors as RowBinary (src/sink/row-binary.ts). The test's
+    // HTTP interface carries text only, so the bytes reach the engine in `format(RowBinary, …)`, parsed in
+    // the types of the tables migrate created above (DateTime64(3, 'UTC'), LowCardinality(String)).
+    const modelVersion = 'rowbinary-test-ü€';
+    const bucketMs = Date.UTC(2031, 4, 6, 7); // keys of no other test: 2031, machines ≥ 4 000 000 000
+    const predictions: PredictionRow[] = [0, 1, 2, 3].map((i) => ({
+      machine_id: 4_000_000_000 + i,
+      bucket_ts: formatDateTime(bucketMs + i * HOUR_MS),
+      p_none: [0.1, -0, 1e-45, 3.4e38][i] ?? 0,
+      p_comp1: Math.PI / (i + 1),
+      p_comp2: i === 3 ? Number.NaN : 1 / 3,
+      p_comp3: i === 2 ? -Infinity : 0.6,
+      p_comp4: 1e-7 * i,
+      predicted_class: ['none', 'comp1', 'ünïcödé €😀', ''][i] ?? '',
+      predicted_index: [0, 1, 4, 255][i] ?? 0,
+      alert: i % 2,
+      alert_class: i % 2 === 1 ? 'comp1' : 'none',
+      alert_components: [[], ['comp1', 'comp3'], ['é'.repeat(100), ''], ['x'.repeat(20_000)]][i] ?? [],
+      warming_up: i === 2 ? 1 : 0,
+      model_version: modelVersion,
+      spec_hash: 'h'.repeat(130),
+      scored_at: formatInstant(bucketMs + i * HOUR_MS + 123 + i, caps),
+      source_topic: 'pdm.telemetry',
+      source_partition: [0, -1, 2147483647, -2147483648][i] ?? 0,
+      source_offset: ['0', '9007199254740993', '9223372036854775807', '-9223372036854775808'][i] ?? '0',
+      engine_version: i === 2 ? '漢'.repeat(6000) : `v${i}`,
+    }));
+    const featureVectors: FeatureVectorRow[] = [0, 1, 2, 3].map((i) => ({
+      machine_id: 4_000_000_000 + i,
+      bucket_ts: formatDateTime(bucketMs + i * HOUR_MS),
+      spec_hash: 'h'.repeat(130),
+      feature_set: ['pdm-v1', 'ünïcödé', '', 'f'.repeat(200)][i] ?? '',
+      features:
+        [
+          [],
+          Array.from({ length: FEATURE_COUNT }, (_, k) => k / 7 - 3),
+          [Number.NaN, Infinity, -Infinity, -0, Number.MIN_VALUE, Number.MAX_VALUE, 0.1],
+          Float64Array.from({ length: 300 }, (_, k) => Math.sqrt(k)) as unknown as number[],
+        ][i] ?? [],
+      model_version: modelVersion,
+      scored_at: formatInstant(bucketMs + i * HOUR_MS + 999, caps),
+      engine_version: `v${i}`,
+    }));
+    expect(caps.modernTypes).toBe(true);
+    await migrate(ch, DB); // a no-op after the migrate test; creates the tables when run alone (-t)
+    expect(
+      await storedAndReadBack(TABLES.predictions, predictionsFormat(caps), predictions, modelVersion),
+    ).toEqual([]);
+    expect(
+      await storedAndReadBack(
+        TABLES.featureVectors,
+        featureVectorsFormat(caps),
+        featureVectors,
+        modelVersion,
+      ),
+    ).toEqual([]);
+
+    // A format that disagrees with the DDL fails: a Float32 column written as Float64, the 18.x instant
+    // (DateTime, 4 bytes) where the table has DateTime64(3), a same-width UInt32 for a Float32.
+    const modern = predictionsFormat(caps);
+    const widerCopy: RowBinaryFormat<PredictionRow> = {
+      columns: modern.columns.map((c) => (c.name === 'p_none' ? { ...c, type: 'Float64' } : c)),
+    };
+    const sameWidth: RowBinaryFormat<PredictionRow> = {
+      columns: modern.columns.map((c) =>
+        c.name === 'p_comp4' ? { ...c, type: 'UInt32', value: (r) => Math.round(r.p_comp4 * 1e9) } : c,
+      ),
+    };
+    const legacy = featureVectorsFormat({ modernTypes: false });
+    const ddl = await tableTypes(TABLES.predictions);
+    expect(typeMismatches(widerCopy, ddl)).toEqual(['p_none: format Float64, table Float32']);
+    expect(typeMismatches(sameWidth, ddl)).toEqual(['p_comp4: format UInt32, table Float32']);
+    expect(typeMismatches(legacy, await tableTypes(TABLES.featureVectors))).toEqual([
+      "scored_at: format DateTime, table DateTime64(3, 'UTC')",
+    ]);
+    expect(await serverReads(TABLES.predictions, widerCopy, predictions)).not.toEqual([]);
+    expect(await serverReads(TABLES.predictions, sameWidth, predictions)).not.toEqual([]);
+    expect(await serverReads(TABLES.featureVectors, legacy, featureVectors)).not.toEqual([]);
   });
 
   it('every ClickHouse call site in src/ ran above (add a driver here for new SQL)', () => {
