@@ -94,6 +94,10 @@ export interface ScoreConfig {
   readonly maxRows: number;
   /** `score` only; see PDM_SCORE_MAX_WAIT_MS. */
   readonly maxWaitMs: number;
+  /** See PDM_MODEL_WATCH_DIR; unset: no hot-swap. */
+  readonly modelWatchDir?: string | undefined;
+  /** See PDM_MODEL_POLL_MS. @default 10_000 */
+  readonly modelPollMs?: number;
 }
 
 /** How much work the engine holds between fetching and the ClickHouse acknowledgement. */
@@ -247,7 +251,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         vibration: parseRange('PDM_RANGE_VIBRATION', e.PDM_RANGE_VIBRATION),
       },
     },
-    score: { modelDir: e.PDM_MODEL_DIR, maxRows: e.PDM_SCORE_MAX_ROWS, maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS },
+    score: {
+      modelDir: e.PDM_MODEL_DIR,
+      maxRows: e.PDM_SCORE_MAX_ROWS,
+      maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS,
+      modelWatchDir: e.PDM_MODEL_WATCH_DIR,
+      modelPollMs: e.PDM_MODEL_POLL_MS,
+    },
     pipeline: {
       maxInFlightBatches: e.PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES,
       maxInFlightRows: e.PDM_PIPELINE_MAX_IN_FLIGHT_ROWS,

@@ -26,8 +26,7 @@ export interface BatchControl {
  * batches of a partition. A rejected `acked` ends the consumer session without committing.
  */
 export type BatchOutcome =
-  | { readonly taken: false }
-  | { readonly taken: true; readonly acked: Promise<void> };
+  { readonly taken: false } | { readonly taken: true; readonly acked: Promise<void> };
 
 export interface RecordSourceHandlers {
   /**

@@ -73,7 +73,7 @@ interface Pending {
   readonly emission: Emission;
   readonly size: number;
   resolve(): void;
-  reject(err: unknown): void;
+  reject(err: Error): void;
 }
 
 interface Scored {
@@ -165,7 +165,7 @@ export function createFlow(options: FlowOptions): Flow {
   let roomWaiters: (() => void)[] = [];
   /** Settles when the last emission pushed so far settles. */
   let tail: Promise<void> = Promise.resolve();
-  let failure: { readonly err: unknown } | undefined;
+  let failure: { readonly err: Error } | undefined;
   let fail: (err: unknown) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
@@ -204,7 +204,10 @@ export function createFlow(options: FlowOptions): Flow {
       for (const { pending, scored } of group) {
         const e = pending.emission;
         for (const s of scored) predictions.push(predictionRow(s, e.at, scoredAt));
-        for (const r of e.rows) vectors.push(featureVectorRow(r, scorer.modelVersion, scoredAt));
+        // The version that scored these rows (one score() call, one model), not the live one now: a
+        // hot-swap may have happened between this group's ONNX run and its write.
+        const version = scored[0]?.modelVersion ?? scorer.modelVersion;
+        for (const r of e.rows) vectors.push(featureVectorRow(r, version, scoredAt));
         for (const d of e.deadLetters) deadLetters.push(d);
         settled.push(pending);
       }
@@ -246,12 +249,13 @@ export function createFlow(options: FlowOptions): Flow {
         }
       },
       error: (err: unknown) => {
-        failure = { err };
-        fail(err);
+        const e = err instanceof Error ? err : new Error(String(err));
+        failure = { err: e };
+        fail(e);
         // Everything still queued fails with the stage's error: nothing of it is acknowledged.
         for (const w of roomWaiters) w();
         roomWaiters = [];
-        for (const p of unsettled) p.reject(err);
+        for (const p of unsettled) p.reject(e);
         unsettled.clear();
       },
     });

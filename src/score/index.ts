@@ -36,6 +36,16 @@ export { createOnnxScorer, sessionOptions, type OnnxSessionOptions } from './onn
 export { createWorkerScorer, type WorkerScorerOptions } from './worker-scorer.js';
 export { createMicroBatcher, type MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 export {
+  createHotSwapScorer,
+  RELOAD_FAILURE_REASONS,
+  type HotSwapScorer,
+  type HotSwapScorerOptions,
+  type ReloadOutcome,
+  type ReloadFailureReason,
+} from './hot-swap.js';
+export { resolveFollowedPackage, packageFingerprint, CURRENT_ENTRY } from './model-follow.js';
+export { readFixtureRows, smokeProblem, FIXTURES_FILE, PROBABILITY_SUM_TOLERANCE } from './package-check.js';
+export {
   readFeatureCsv,
   featureColumns,
   parseFeatureLine,

@@ -48,7 +48,6 @@ export function createBatchWriter<R extends object>(options: BatchWriterOptions<
   let queue: R[] = [];
   let waiters: Waiter[] = [];
   let timer: NodeJS.Timeout | undefined;
-  let inFlight = 0;
   // One insert at a time keeps rows in order and bounds the load on ClickHouse.
   let chain: Promise<void> = Promise.resolve();
 
@@ -62,7 +61,6 @@ export function createBatchWriter<R extends object>(options: BatchWriterOptions<
     const ws = waiters;
     queue = [];
     waiters = [];
-    inFlight += rows.length;
     chain = chain.then(async () => {
       const started = performance.now();
       try {
@@ -82,8 +80,6 @@ export function createBatchWriter<R extends object>(options: BatchWriterOptions<
         for (const w of ws) w.resolve();
       } catch (err) {
         for (const w of ws) w.reject(err);
-      } finally {
-        inFlight -= rows.length;
       }
     });
     return chain;

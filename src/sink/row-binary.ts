@@ -183,7 +183,7 @@ export function insertColumns(format: RowBinaryFormat<unknown>): string {
   return format.columns.map((c) => c.name).join(', ');
 }
 
-function col<R, K extends keyof R & string>(name: K, type: RowBinaryType): RowBinaryColumn<R> {
+function col<R>(name: keyof R & string, type: RowBinaryType): RowBinaryColumn<R> {
   return { name, type, value: (r: R) => r[name] };
 }
 
@@ -194,8 +194,7 @@ const instantType = (caps: Pick<ServerCapabilities, 'modernTypes'>): RowBinaryTy
 export function predictionsFormat(
   caps: Pick<ServerCapabilities, 'modernTypes'>,
 ): RowBinaryFormat<PredictionRow> {
-  const c = (name: keyof PredictionRow & string, type: RowBinaryType) =>
-    col<PredictionRow, typeof name>(name, type);
+  const c = (name: keyof PredictionRow, type: RowBinaryType) => col<PredictionRow>(name, type);
   return {
     columns: [
       c('machine_id', 'UInt32'),
@@ -226,8 +225,7 @@ export function predictionsFormat(
 export function featureVectorsFormat(
   caps: Pick<ServerCapabilities, 'modernTypes'>,
 ): RowBinaryFormat<FeatureVectorRow> {
-  const c = (name: keyof FeatureVectorRow & string, type: RowBinaryType) =>
-    col<FeatureVectorRow, typeof name>(name, type);
+  const c = (name: keyof FeatureVectorRow, type: RowBinaryType) => col<FeatureVectorRow>(name, type);
   return {
     columns: [
       c('machine_id', 'UInt32'),
