@@ -13,41 +13,37 @@
  *    both per 1,000 machines.
  * Uses its own topic prefix and database (dropped afterwards).
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/index.js';
 import { createRecordEncoder, createSchemaRegistryClient } from '../src/decode/index.js';
-import { registerSchemasAndTopics } from '../src/cli/schemas.js';
 import { createKafkaClient } from '../src/ingest/index.js';
 import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { HOUR_MS, machineKey } from '../src/shared/records.js';
-import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { measureCeiling } from './consume.js';
+import { expectedPredictions, loadAverage, machineInfo, printJson, publishFleet } from './fleet.js';
+import { startProfile } from './profile.js';
 
 const { values: args } = parseArgs({
   options: {
     machines: { type: 'string', default: '1000' },
     days: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '15' },
+    /** Writes a V8 CPU profile of the backlog phase (engine start → caught up) to this file. */
+    profile: { type: 'string' },
+    /** Skip the consume ceiling (bench/consume.ts) measured on the same topics. */
+    'no-ceiling': { type: 'boolean', default: false },
   },
 });
 const machines = Number(args.machines);
 const days = Number(args.days);
 const rounds = Number(args.rounds);
-const token = randomBytes(3).toString('hex');
-const database = `pdm_bench_${token}`;
-const config = loadConfig({
-  ...process.env,
-  PDM_TOPIC_PREFIX: `bench${token}.`,
-  PDM_GROUP_ID: `bench-${token}`,
-  CLICKHOUSE_DATABASE: database,
-  PDM_HTTP_PORT: '0',
-  LOG_LEVEL: 'silent',
-});
+const loadBefore = loadAverage();
+const fleet = await publishFleet({ machines, days });
+const { config, records, startMs, endMs } = fleet;
 const ch = createClickHouse(config.clickhouse);
-const db = quoteIdent(database);
+const db = quoteIdent(config.clickhouse.database);
 const count = async (where = '1'): Promise<number> =>
   Number(
     (
@@ -61,30 +57,30 @@ const quantile = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
 };
 
-await registerSchemasAndTopics(config);
-const startMs = Date.UTC(2026, 0, 1);
-const fleet = createFleet({ machines, days, startMs, seed: 5 });
-const publisher = await openKafkaPublisher(config);
-const published = await simulateToPublisher(fleet, publisher, {});
-await publisher.flush();
-await publisher.close();
-const records = Object.entries(published.counts)
-  .filter(([k]) => k !== 'failures')
-  .reduce((n, [, v]) => n + v, 0);
+// The ceiling first, on the same topics and while the engine is not running: the ratio compares the
+// engine with what its own client and decoder can deliver on this machine in this run.
+const ceiling = args['no-ceiling'] ? [] : await measureCeiling(config, records);
 
 global.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
+let peakRss = process.memoryUsage().rss;
+const rssTimer = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 100);
+const profiler = args.profile === undefined ? undefined : await startProfile();
 const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
-const endMs = startMs + days * 24 * HOUR_MS;
-// Closable buckets: B ≤ last telemetry ts − lateness for each machine (hourly data up to endMs − 1 h).
-const lastClosable = Math.floor(
-  (endMs - HOUR_MS - config.features.allowedLatenessMs) / config.features.bucketMs,
-);
-const firstBucket = Math.ceil(startMs / config.features.bucketMs);
-const expected = machines * (lastClosable - firstBucket + 1);
-while ((await count()) < expected) await sleep(250);
+const expected = expectedPredictions(config, { machines, startMs, endMs });
+let firstPredictionSeconds: number | undefined;
+for (;;) {
+  const n = await count();
+  if (n > 0) firstPredictionSeconds ??= (performance.now() - t0) / 1000;
+  if (n >= expected) break;
+  await sleep(n > 0 ? 250 : 50);
+}
 const backlogSeconds = (performance.now() - t0) / 1000;
+if (profiler !== undefined && args.profile !== undefined) await profiler.stop(args.profile);
+clearInterval(rssTimer);
 global.gc?.();
 const heapAfter = process.memoryUsage().heapUsed;
 const state = running.engine.featureStats();
@@ -120,36 +116,44 @@ for (let r = 0; r < rounds; r++) {
   latenciesMs.push(performance.now() - sent);
 }
 await producer.disconnect();
+// Idle shutdown: the engine is caught up and waiting for records.
+await sleep(1_000);
+const stopStarted = performance.now();
 await running.stop();
-await ch.exec(`DROP DATABASE IF EXISTS ${db}`);
+const shutdownSeconds = (performance.now() - stopStarted) / 1000;
 await ch.close();
+await fleet.cleanup();
 
-console.log(
-  JSON.stringify(
-    {
-      bench: 'engine',
-      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
-      fleet: { machines, days, recordsConsumed: records, predictions: expected },
-      backlog: {
-        seconds: Number(backlogSeconds.toFixed(2)),
-        eventsPerSecond: Math.round(records / backlogSeconds),
-      },
-      live: {
-        rounds,
-        readingsPerRound: 12 * machines,
-        eventToQueryableMs: {
-          p50: Math.round(quantile(latenciesMs, 0.5)),
-          p99: Math.round(quantile(latenciesMs, 0.99)),
-          max: Math.round(Math.max(...latenciesMs)),
-        },
-      },
-      memory: {
-        heapDeltaBytesPer1000Machines: Math.round(((heapAfter - heapBefore) / machines) * 1000),
-        featureStateBytesPer1000Machines: Math.round((state.stateBytes / machines) * 1000),
-        gcExposed: typeof global.gc === 'function',
-      },
+const eventsPerSecond = Math.round(records / backlogSeconds);
+const best = (name: string) =>
+  Math.max(0, ...ceiling.filter((p) => p.name.startsWith(name)).map((p) => p.eventsPerSecond));
+printJson({
+  bench: 'engine',
+  machine: machineInfo(),
+  loadAverage: { before: loadBefore, after: loadAverage() },
+  fleet: { machines, days, recordsConsumed: records, predictions: expected },
+  backlog: {
+    seconds: Number(backlogSeconds.toFixed(2)),
+    eventsPerSecond,
+    firstPredictionSeconds: Number((firstPredictionSeconds ?? Number.NaN).toFixed(2)),
+    peakRssBytes: peakRss,
+    ceiling: ceiling.map((p) => ({ name: p.name, eventsPerSecond: p.eventsPerSecond })),
+    ratioToConsume: Number((eventsPerSecond / best('consume-')).toFixed(3)),
+    ratioToConsumeDecode: Number((eventsPerSecond / best('consume+decode')).toFixed(3)),
+  },
+  shutdownWhenIdleSeconds: Number(shutdownSeconds.toFixed(2)),
+  live: {
+    rounds,
+    readingsPerRound: 12 * machines,
+    eventToQueryableMs: {
+      p50: Math.round(quantile(latenciesMs, 0.5)),
+      p99: Math.round(quantile(latenciesMs, 0.99)),
+      max: Math.round(Math.max(...latenciesMs)),
     },
-    null,
-    2,
-  ),
-);
+  },
+  memory: {
+    heapDeltaBytesPer1000Machines: Math.round(((heapAfter - heapBefore) / machines) * 1000),
+    featureStateBytesPer1000Machines: Math.round((state.stateBytes / machines) * 1000),
+    gcExposed: typeof global.gc === 'function',
+  },
+});

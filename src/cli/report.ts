@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { deadLetterDepth } from '../dlq/index.js';
+import { CLASSES } from '../features/index.js';
+import { loadModelPackage } from '../score/index.js';
 import { createClickHouse, quoteIdent, TABLES } from '../sink/index.js';
 import { integerOption } from './options.js';
 
@@ -21,6 +23,8 @@ interface AtRisk {
   alert_components: string[];
   predicted_class: string;
   p: number;
+  /** Largest P(c) / t_c over the alerting components. */
+  over: number;
 }
 
 interface LatestCounts {
@@ -64,23 +68,36 @@ FROM ${db}.${TABLES.predictions} FINAL`,
   toString(countIf(warming_up = 1)) AS warming, toString(countIf(predicted_class != 'none')) AS argmax
 FROM ${latest(db)}`,
         );
+        // Ranked by the package's thresholds: how far the strongest alerting component is over its threshold
+        // (P(c) / t_c, the same rule that picks alert_class), then by how many components alert. The
+        // thresholds are PDM_MODEL_DIR's (rows of other model versions are ranked by them too).
+        const pkg = await loadModelPackage(config.score.modelDir);
+        const t = (c: string) => {
+          const v = pkg.alertThresholds?.[CLASSES.indexOf(c as (typeof CLASSES)[number])];
+          return v !== undefined && Number.isFinite(v) && v > 0 ? v : 1;
+        };
         const risk = await ch.query<AtRisk>(
           `SELECT machine_id, toString(bucket_ts) AS bucket_ts, alert_class, alert_components, predicted_class,
-  multiIf(alert_class = 'comp1', p_comp1, alert_class = 'comp2', p_comp2, alert_class = 'comp3', p_comp3,
-    alert_class = 'comp4', p_comp4, toFloat32(0)) AS p
+  toFloat64(multiIf(alert_class = 'comp1', p_comp1, alert_class = 'comp2', p_comp2, alert_class = 'comp3', p_comp3,
+    alert_class = 'comp4', p_comp4, toFloat32(0))) AS p,
+  greatest(
+    greatest(if(has(alert_components, 'comp1'), p_comp1 / {t1:Float64}, toFloat64(0)),
+      if(has(alert_components, 'comp2'), p_comp2 / {t2:Float64}, toFloat64(0))),
+    greatest(if(has(alert_components, 'comp3'), p_comp3 / {t3:Float64}, toFloat64(0)),
+      if(has(alert_components, 'comp4'), p_comp4 / {t4:Float64}, toFloat64(0)))) AS over
 FROM ${latest(db)}
 WHERE alert = 1
-ORDER BY p DESC, machine_id
+ORDER BY over DESC, length(alert_components) DESC, machine_id
 LIMIT {top:UInt32}`,
-          { top: opts.top },
+          { top: opts.top, t1: t('comp1'), t2: t('comp2'), t3: t('comp3'), t4: t('comp4') },
         );
         console.log(
-          `machines at risk at their latest bucket (the model package's alert rule): ${c?.alerting ?? 0} of ${c?.machines ?? 0}; warming up (no alerts yet) ${c?.warming ?? 0}; argmax not none ${c?.argmax ?? 0}${risk.length === 0 ? '' : `; top ${risk.length}:`}`,
+          `machines at risk at their latest bucket (the model package's alert rule): ${c?.alerting ?? 0} of ${c?.machines ?? 0}; warming up (no alerts yet) ${c?.warming ?? 0}; argmax not none ${c?.argmax ?? 0}${risk.length === 0 ? '' : `; top ${risk.length} by P/threshold:`}`,
         );
         for (const r of risk) {
           const also = r.alert_components.filter((x) => x !== r.alert_class);
           console.log(
-            `  machine ${String(r.machine_id).padStart(5)}  ${r.bucket_ts}  ${r.alert_class}  p=${r.p.toFixed(3)}${also.length > 0 ? `  also ${also.join(', ')}` : ''}${r.predicted_class !== r.alert_class ? `  (most likely: ${r.predicted_class})` : ''}`,
+            `  machine ${String(r.machine_id).padStart(5)}  ${r.bucket_ts}  ${r.alert_class}  p=${r.p.toFixed(3)} (${r.over.toFixed(2)}× threshold)${also.length > 0 ? `  also ${also.join(', ')}` : ''}${r.predicted_class !== r.alert_class ? `  (most likely: ${r.predicted_class})` : ''}`,
           );
         }
         const depth = await deadLetterDepth(ch, config.clickhouse.database);

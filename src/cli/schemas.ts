@@ -7,7 +7,7 @@ import {
   valueSubject,
 } from '../decode/index.js';
 import { createTopicAdmin, projectTopicSpecs } from '../ingest/index.js';
-import { ENGINE_INPUTS } from '../pipeline/index.js';
+import { createAlertEncoder, ENGINE_INPUTS } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import { RECORD_KINDS, type RecordKind, type TopicNames } from '../shared/records.js';
 
@@ -20,7 +20,11 @@ export interface UnreadableVersion {
 }
 
 export interface RegistrationReport {
-  readonly subjects: { readonly kind: RecordKind; readonly subject: string; readonly id: number }[];
+  readonly subjects: {
+    readonly kind: RecordKind | 'alerts';
+    readonly subject: string;
+    readonly id: number;
+  }[];
   /** The level set on every subject. */
   readonly compatibility: string;
   /**
@@ -39,7 +43,7 @@ export interface RegistrationReport {
 export async function registerSchemasAndTopics(config: Config): Promise<RegistrationReport> {
   const registry = createSchemaRegistryClient(config.registry);
   const schemas = loadProjectSchemas();
-  const subjects: { kind: RecordKind; subject: string; id: number }[] = [];
+  const subjects: { kind: RecordKind | 'alerts'; subject: string; id: number }[] = [];
   const unreadable: UnreadableVersion[] = [];
   for (const kind of RECORD_KINDS) {
     const subject = valueSubject(config.kafka.topics[kind]);
@@ -56,9 +60,15 @@ export async function registerSchemasAndTopics(config: Config): Promise<Registra
       }
     }
   }
+  // The engine's own output: failure-risk alerts (schemas/alerts.avsc), same level and strategy.
+  const alerts = await createAlertEncoder(registry, config.alerts.topic);
+  subjects.push({ kind: 'alerts', subject: valueSubject(config.alerts.topic), id: alerts.schemaId });
   const admin = createTopicAdmin(config.kafka);
   try {
-    const specs = projectTopicSpecs(config.kafka);
+    const specs = [
+      ...projectTopicSpecs(config.kafka),
+      { topic: config.alerts.topic, partitions: config.kafka.partitions, compacted: false },
+    ];
     const createdTopics = await admin.ensureTopics(specs);
     const partitionCounts = await admin.partitionCounts(specs.map((s) => s.topic));
     return {

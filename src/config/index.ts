@@ -11,6 +11,7 @@ export type {
   FeatureConfig,
   ScoreConfig,
   SinkConfig,
+  AlertsConfig,
   PipelineConfig,
   OpsConfig,
   Range,

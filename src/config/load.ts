@@ -112,6 +112,14 @@ export interface SinkConfig {
   readonly maxRows: number;
 }
 
+/** Failure-risk alerts (src/pipeline/risk-alerts.ts). */
+export interface AlertsConfig {
+  /** `<prefix>alerts`. */
+  readonly topic: string;
+  /** See PDM_ALERT_CLEAR_RATIO. */
+  readonly clearRatio: number;
+}
+
 export interface OpsConfig {
   readonly httpHost: string;
   readonly httpPort: number;
@@ -128,6 +136,7 @@ export interface Config {
   readonly score: ScoreConfig;
   readonly pipeline: PipelineConfig;
   readonly sink: SinkConfig;
+  readonly alerts: AlertsConfig;
   readonly ops: OpsConfig;
 }
 
@@ -263,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxInFlightRows: e.PDM_PIPELINE_MAX_IN_FLIGHT_ROWS,
     },
     sink: { maxRows: e.PDM_SINK_MAX_ROWS },
+    alerts: { topic: `${e.PDM_TOPIC_PREFIX}alerts`, clearRatio: e.PDM_ALERT_CLEAR_RATIO },
     ops: {
       httpHost: e.PDM_HTTP_HOST,
       httpPort: e.PDM_HTTP_PORT,

@@ -137,6 +137,11 @@ export const ENV_SCHEMA = z.object({
    */
   PDM_SCORE_MAX_WAIT_MS: nonNegativeInt.default(200),
   PDM_SINK_MAX_ROWS: positiveInt.default(10_000),
+  /**
+   * Failure-risk alerts (src/pipeline/risk-alerts.ts): a firing alert of a component resolves when its
+   * probability falls below this fraction of the package's alert threshold (hysteresis), 0 < ratio ≤ 1.
+   */
+  PDM_ALERT_CLEAR_RATIO: z.coerce.number().gt(0).lte(1).default(0.8),
   PDM_HTTP_HOST: z.string().default('127.0.0.1'),
   PDM_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   PDM_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),

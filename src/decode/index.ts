@@ -1,5 +1,5 @@
 export { encodeFrame, parseFrame, MAGIC_BYTE, FRAME_HEADER_BYTES, type Frame } from './wire-format.js';
-export { loadProjectSchemas, valueSubject, type ProjectSchemas } from './project-schemas.js';
+export { loadProjectSchemas, loadAlertSchema, valueSubject, type ProjectSchemas } from './project-schemas.js';
 export {
   createSchemaRegistryClient,
   COMPATIBILITY_LEVELS,

@@ -17,6 +17,14 @@ export function loadProjectSchemas(dir: string = DEFAULT_DIR): ProjectSchemas {
   return out as ProjectSchemas;
 }
 
+/** Avro schema JSON of the engine's own output, the failure-risk alerts (schemas/alerts.avsc). */
+export function loadAlertSchema(dir: string = DEFAULT_DIR): Readonly<Record<string, unknown>> {
+  return JSON.parse(readFileSync(`${dir.endsWith('/') ? dir : `${dir}/`}alerts.avsc`, 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
 /** Subject of a topic's value schema (TopicNameStrategy). */
 export function valueSubject(topic: string): string {
   return `${topic}-value`;

@@ -169,11 +169,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   function stateFor(machineId: number): MachineState {
     let st = machines.get(machineId);
     if (st === undefined) {
-      st = createMachineState(
-        machineId,
-        resumeAfter?.get(machineId) ?? Number.NEGATIVE_INFINITY,
-        account,
-      );
+      st = createMachineState(machineId, resumeAfter?.get(machineId) ?? Number.NEGATIVE_INFINITY, account);
       machines.set(machineId, st);
     }
     return st;

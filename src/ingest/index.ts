@@ -37,3 +37,10 @@ export {
   coPartitionedAssigner,
   CO_PARTITIONED_ASSIGNER_NAME,
 } from './co-partitioned-assigner.js';
+export {
+  createKafkaProducer,
+  producerError,
+  type MessageProducer,
+  type ProducedMessage,
+  type KafkaProducerOptions,
+} from './kafka-producer.js';

@@ -429,6 +429,13 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
     seek(tp, offset) {
       current?.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
     },
+    pause(tps) {
+      current?.consumer.pause(groupByTopic(tps));
+    },
+    resume(tps) {
+      // stop() paused everything: nothing may start fetching again while it drains.
+      if (!stopRequested) current?.consumer.resume(groupByTopic(tps));
+    },
     offsetForTimestamp: (tp, timestampMs) => offsets.offsetForTimestamp(tp, timestampMs),
     endOffsets: (topic) => offsets.endOffsets(topic),
     committedOffsets: (topic) => offsets.committedOffsets(topic),

@@ -58,6 +58,10 @@ export interface RecordSource {
   readonly done: Promise<void>;
   /** Next fetch of this partition starts at `offset`. */
   seek(tp: TopicPartition, offset: string): void;
+  /** Stops fetching these partitions until {@link resume} (batches already fetched may still arrive). */
+  pause(tps: readonly TopicPartition[]): void;
+  /** Fetches these partitions again (ignored once {@link stop} was called). */
+  resume(tps: readonly TopicPartition[]): void;
   /** Earliest offset whose message timestamp is ≥ `timestampMs` (the log end offset when none). */
   offsetForTimestamp(tp: TopicPartition, timestampMs: number): Promise<string>;
   /** Log end offsets (high watermarks) of each partition of `topic`. */

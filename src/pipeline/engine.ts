@@ -40,7 +40,9 @@ import { whileHeartbeating } from './heartbeat.js';
 import { createMachineHomes } from './machine-homes.js';
 import type { OutputWriters, RowScorer, SourceCoordinates } from './outputs.js';
 import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
+import type { RiskAlerts } from './risk-alerts.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
+import { createSideFirst } from './side-first.js';
 import {
   addCheckpoint,
   advancePosition,
@@ -74,6 +76,8 @@ export interface EngineDeps {
   readonly ch: ClickHouseConnection;
   readonly caps: ServerCapabilities;
   readonly writers: OutputWriters;
+  /** Failure-risk alerts: written by the flow, their state restored with the engine's. Absent: none. */
+  readonly alerts?: RiskAlerts;
 }
 
 export interface Engine {
@@ -113,11 +117,21 @@ export function createEngine(deps: EngineDeps): Engine {
     writers: deps.writers,
     caps: deps.caps,
     metrics,
+    ...(deps.alerts === undefined ? {} : { alerts: deps.alerts }),
     maxInFlight: config.pipeline.maxInFlightBatches,
     maxInFlightRows: config.pipeline.maxInFlightRows,
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
   const decodeDeps = { decoder, homes, metrics, log };
+  const sideFirst = createSideFirst({
+    telemetryTopic: topics.telemetry,
+    pause: (tps) => {
+      source.pause(tps);
+    },
+    resume: (tps) => {
+      source.resume(tps);
+    },
+  });
 
   function newTask(partition: number, plan: RestorePlan): PartitionTask {
     return {
@@ -150,6 +164,8 @@ export function createEngine(deps: EngineDeps): Engine {
   async function restore(assigned: readonly TopicPartition[]): Promise<void> {
     generation++;
     sideEnds.cancelAll();
+    sideFirst.reset();
+    const { alerts } = deps;
     const [, plan] = await Promise.all([
       partitionCount(),
       withRetry(
@@ -170,6 +186,18 @@ export function createEngine(deps: EngineDeps): Engine {
           },
         },
       ),
+      // The hysteresis state of every machine, re-read at each assignment: after a rebalance this instance
+      // may score machines another instance alerted for (the flow drained first, so ours are stored too).
+      alerts === undefined
+        ? undefined
+        : withRetry(() => alerts.restore(), {
+            onRetry: (err, attempt) => {
+              log.warn(
+                { attempt, err: errorMessage(err) },
+                'risk alert restore: ClickHouse unavailable, retrying',
+              );
+            },
+          }),
     ]);
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
@@ -291,6 +319,11 @@ export function createEngine(deps: EngineDeps): Engine {
   const NOT_TAKEN: BatchOutcome = { taken: false };
 
   async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<BatchOutcome> {
+    // kafkajs hands over the batches of a fetch in a chain of promises, which never lets the event loop
+    // run I/O callbacks; each batch holds the main thread for tens of milliseconds. Yielding here lets the
+    // ONNX worker's results and ClickHouse's acknowledgements through between two batches instead of after
+    // the whole fetch (the first prediction of a backlog came ~1 s later without it).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     await assignment;
     const receivedAt = Date.now();
     const kind = kindOfTopic.get(fetched.topic);
@@ -304,6 +337,8 @@ export function createEngine(deps: EngineDeps): Engine {
     const first = BigInt(fetched.messages[0]?.offset ?? '0');
     if (awaitingSeek.has(key) && kind !== 'machines' && first > expected) return NOT_TAKEN;
     awaitingSeek.delete(key);
+    // Side topics first (side-first.ts): while this partition's sides catch up, telemetry waits.
+    if (kind === 'telemetry' && !sideFirst.takeTelemetry(fetched.partition)) return NOT_TAKEN;
     const batch =
       fetched.messages.length > 0 && first < expected
         ? { ...fetched, messages: fetched.messages.filter((m) => BigInt(m.offset) >= expected) }
@@ -349,7 +384,9 @@ export function createEngine(deps: EngineDeps): Engine {
           .then((read) => onSideEnds(gen, task, upTo, read, at, receivedAt));
       }
     } else {
-      completeSides(task, advancePosition(task.side, kind, BigInt(last.offset) + 1n));
+      const next = BigInt(last.offset) + 1n;
+      completeSides(task, advancePosition(task.side, kind, next));
+      sideFirst.sideBatch(task.partition, kind, next, BigInt(batch.highWatermark));
     }
     const emitted = closeAndEmit(task, at, deadLetters, receivedAt);
     const acked =
@@ -384,12 +421,14 @@ export function createEngine(deps: EngineDeps): Engine {
       // Checkpoints still waiting for a read are given up (the next start's restore closes those
       // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
       sideEnds.close();
+      sideFirst.close();
       await source.stop();
       await flow.drain().catch(() => undefined);
       await Promise.all([
         deps.writers.predictions.close(),
         deps.writers.features.close(),
         deps.writers.deadLetters.close(),
+        deps.alerts?.close(),
       ]);
       for (const t of tasks.values()) t.features.close();
       tasks.clear();

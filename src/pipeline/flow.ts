@@ -36,6 +36,7 @@ import {
   type ScoredLike,
   type SourceCoordinates,
 } from './outputs.js';
+import type { RiskAlertSink, ScoredGroup } from './risk-alerts.js';
 
 /** What one step of the feature stage produced. */
 export interface Emission {
@@ -52,6 +53,11 @@ export interface FlowOptions {
   readonly writers: OutputWriters;
   readonly caps: ServerCapabilities;
   readonly metrics: EngineMetrics;
+  /**
+   * Failure-risk alerts (risk-alerts.ts), decided from each write group's scored rows in order; the group's
+   * other writes wait for them. Absent: no alerts.
+   */
+  readonly alerts?: RiskAlertSink;
   /** @default 64 */
   readonly maxInFlight?: number;
   /** Rows plus dead letters not yet acknowledged. @default 200_000 */
@@ -200,9 +206,11 @@ export function createFlow(options: FlowOptions): Flow {
     const vectors: FeatureVectorRow[] = [];
     const deadLetters: DeadLetter[] = [];
     const settled: Pending[] = [];
+    const alertGroups: ScoredGroup[] = [];
     for (const group of groups) {
       for (const { pending, scored } of group) {
         const e = pending.emission;
+        if (scored.length > 0) alertGroups.push({ at: e.at, scored });
         for (const s of scored) predictions.push(predictionRow(s, e.at, scoredAt));
         // The version that scored these rows (one score() call, one model), not the live one now: a
         // hot-swap may have happened between this group's ONNX run and its write.
@@ -212,10 +220,17 @@ export function createFlow(options: FlowOptions): Flow {
         settled.push(pending);
       }
     }
+    // Alerts before the predictions: the restore resumes a machine after its latest stored prediction, so
+    // predictions stored before a crash lost their alerts would never be re-scored. In this order a crash
+    // in between re-scores the buckets and re-publishes the same transitions (same ids: at-least-once).
+    // Feature vectors and dead letters are no resume marker: they go out meanwhile.
+    const alerted = options.alerts?.publish(alertGroups);
     await Promise.all([
       deadLetters.length === 0 ? undefined : writers.deadLetters.write(deadLetters),
-      predictions.length === 0 ? undefined : writers.predictions.write(predictions),
       vectors.length === 0 ? undefined : writers.features.write(vectors),
+      predictions.length === 0
+        ? alerted
+        : (alerted ?? Promise.resolve()).then(() => writers.predictions.write(predictions)),
     ]);
     for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
     metrics.predictions.inc(predictions.length);

@@ -13,3 +13,22 @@ export {
 } from './side-progress.js';
 export { predictionRow } from './outputs.js';
 export type { RowScorer, ScoredLike, OutputWriters, SourceCoordinates } from './outputs.js';
+export {
+  createRiskAlerts,
+  createAlertEncoder,
+  type RiskAlerts,
+  type RiskAlertSink,
+  type RiskAlertRecord,
+  type RiskAlertsOptions,
+  type ScoredGroup,
+} from './risk-alerts.js';
+export {
+  createRiskAlertTracker,
+  alertId,
+  ALERT_STATES,
+  type AlertState,
+  type AlertTransition,
+  type ComponentAlertState,
+  type RiskAlertTracker,
+  type RiskRow,
+} from './risk-alert-state.js';

@@ -27,6 +27,8 @@ export interface ScoredLike {
   readonly alertClass: string;
   readonly warmingUp: boolean;
   readonly modelVersion: string;
+  /** The scoring package's alert threshold per class index (risk-alerts.ts); absent: no alerts. */
+  readonly alertThresholds?: ArrayLike<number> | undefined;
 }
 
 /** CLASSES named by an alert mask (the package's classes equal the engine's: checked at load). */

@@ -79,12 +79,14 @@ export function createPackageScorer(pkg: ModelPackage, options: PackageScorerOpt
 /** The micro-batcher of a loaded package: its scorer (in a worker), shapes, model version and decision rule. */
 export async function createPackageBatcher(
   pkg: ModelPackage,
-  options: Required<Pick<MicroBatcherOptions, 'maxRows' | 'maxWaitMs'>>,
+  options: Required<Pick<MicroBatcherOptions, 'maxRows' | 'maxWaitMs'>> &
+    Pick<MicroBatcherOptions, 'maxRunsInFlight'>,
 ): Promise<MicroBatcher> {
   return createMicroBatcher({
     scorer: await createPackageScorer(pkg),
     maxRows: options.maxRows,
     maxWaitMs: options.maxWaitMs,
+    ...(options.maxRunsInFlight === undefined ? {} : { maxRunsInFlight: options.maxRunsInFlight }),
     nFeatures: pkg.nFeatures,
     classes: pkg.classes,
     modelVersion: pkg.modelVersion,

@@ -180,6 +180,7 @@ export function createMicroBatcher(options: MicroBatcherOptions): MicroBatcher {
         alertClass: classes[strongest] as ClassName,
         warmingUp,
         modelVersion,
+        alertThresholds: thresholds,
       };
       if (--slot.ticket.remaining === 0) slot.ticket.resolve(slot.ticket.results);
     }

@@ -46,4 +46,9 @@ export interface ScoredRow {
   readonly warmingUp: boolean;
   /** `<name>/<version>` of the model package. */
   readonly modelVersion: string;
+  /**
+   * The package's alert thresholds per class index (the same array for every row of a package, not a
+   * copy): the failure-risk alerts derive their clear threshold from it. Undefined: no alert rule.
+   */
+  readonly alertThresholds?: Float64Array | undefined;
 }

@@ -44,4 +44,5 @@ export {
   type PredictionRow,
   type FeatureVectorRow,
   type DeadLetterRow,
+  type RiskAlertRow,
 } from './tables.js';

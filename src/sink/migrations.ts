@@ -222,6 +222,38 @@ GROUP BY reason, topic`,
       ];
     },
   },
+  {
+    version: 7,
+    name: 'risk_alerts: every failure-risk alert transition (firing, resolved) the engine published',
+    statements(db, caps) {
+      const t = types(caps);
+      // Keyed by the transition's identity (alert_id is derived from the same four fields): a transition
+      // re-published after a crash is a second physical row of the same key and merges away. The engine
+      // restores its hysteresis state from here (src/pipeline/risk-alerts.ts). No TTL: an alert still
+      // firing must not expire and come back as a new one after a restart.
+      return [
+        `CREATE TABLE IF NOT EXISTS ${quoteIdent(db)}.risk_alerts (
+  alert_id String,
+  machine_id UInt32,
+  component ${t.lowCard},
+  state ${t.lowCard},
+  bucket_ts DateTime('UTC'),
+  fired_bucket_ts DateTime('UTC'),
+  probability Float64,
+  threshold Float64,
+  clear_threshold Float64,
+  model_version ${t.lowCard},
+  source_topic ${t.lowCard},
+  source_partition Int32,
+  source_offset Int64,
+  emitted_at ${t.instant},
+  engine_version ${t.lowCard}
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(bucket_ts)
+ORDER BY (machine_id, component, bucket_ts, state)`,
+      ];
+    },
+  },
 ];
 
 /**

@@ -6,6 +6,7 @@ export const TABLES = {
   featureVectors: 'feature_vectors',
   featureSets: 'feature_sets',
   deadLetters: 'dead_letters',
+  riskAlerts: 'risk_alerts',
 } as const;
 
 export interface PredictionRow {
@@ -52,6 +53,26 @@ export interface FeatureSetRow {
   readonly feature_set: string;
   readonly feature_names: readonly string[];
   readonly registered_at: string;
+}
+
+/** One failure-risk alert transition (migration 7, src/pipeline/risk-alerts.ts). */
+export interface RiskAlertRow {
+  readonly alert_id: string;
+  readonly machine_id: number;
+  readonly component: string;
+  /** `firing` or `resolved`. */
+  readonly state: string;
+  readonly bucket_ts: string;
+  readonly fired_bucket_ts: string;
+  readonly probability: number;
+  readonly threshold: number;
+  readonly clear_threshold: number;
+  readonly model_version: string;
+  readonly source_topic: string;
+  readonly source_partition: number;
+  readonly source_offset: string;
+  readonly emitted_at: string;
+  readonly engine_version: string;
 }
 
 export interface DeadLetterRow {

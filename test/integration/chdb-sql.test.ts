@@ -24,11 +24,12 @@ import {
   type DeadLetterFilter,
 } from '../../src/dlq/index.js';
 import { FEATURE_COUNT, SPEC_HASH } from '../../src/features/index.js';
-import { planRestore } from '../../src/pipeline/index.js';
+import { createRiskAlerts, planRestore } from '../../src/pipeline/index.js';
 import { createFlow } from '../../src/pipeline/flow.js';
 import { DEAD_LETTER_REASONS } from '../../src/shared/errors.js';
 import { DAY_MS } from '../../src/shared/records.js';
 import { createEngineMetrics } from '../../src/shared/metrics.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import {
   accessStatements,
   applyAccess,
@@ -391,6 +392,56 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
       [2, 2],
       [3, 2],
     ]);
+  });
+
+  it('risk alerts (issue 11): transitions stored as the engine writes them, the state restored from them', async () => {
+    const from = http.statements.length;
+    const produced: string[] = [];
+    const stage = () =>
+      createRiskAlerts({
+        ch,
+        database: DB,
+        caps,
+        producer: {
+          send: (topic, messages) => {
+            produced.push(...messages.map(() => topic));
+            return Promise.resolve();
+          },
+          close: () => Promise.resolve(),
+        },
+        topic: 'pdm.alerts',
+        encode: () => Buffer.from([0]),
+        clearRatio: 0.8,
+        log: silentLogger,
+      });
+    const alerts = stage();
+    const bucketMs = Math.floor(NOW_MS / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const scored = (b: number, p1: number) => ({
+      machineId: 7,
+      bucketMs: b,
+      probabilities: [0, p1, 0, 0, 0],
+      predictedIndex: 1,
+      predictedClass: 'comp1',
+      alertMask: p1 >= 0.5 ? 1 : 0,
+      alertClass: p1 >= 0.5 ? 'comp1' : 'none',
+      warmingUp: false,
+      modelVersion: MODEL,
+      alertThresholds: [Infinity, 0.5, 0.5, 0.5, 0.5],
+    });
+    const at = { topic: 'pdm.telemetry', partition: 1, offset: '9' };
+    await alerts.publish([
+      { at, scored: [scored(bucketMs - 2 * HOUR_MS, 0.6), scored(bucketMs - HOUR_MS, 0.1)] },
+    ]);
+    await alerts.publish([{ at, scored: [scored(bucketMs, 0.7)] }]);
+    await alerts.close();
+    expect(produced).toHaveLength(3);
+    const again = stage();
+    await again.restore();
+    expect(again.tracker.snapshot()).toEqual([
+      { machineId: 7, component: 'comp1', state: 'firing', bucketMs, firedBucketMs: bucketMs },
+    ]);
+    await again.close();
+    expect(failures(from)).toEqual([]);
   });
 
   it('dead-letter store: depth, top, list, resolve, resolutions, with every filter', async () => {

@@ -42,6 +42,8 @@ export interface FakeSource extends RecordSource {
   /** Every seek, in order. */
   readonly seeks: { readonly tp: TopicPartition; readonly offset: string }[];
   readonly heartbeats: () => number;
+  /** Partitions paused now (`topic:partition`); the test's deliveries ignore pauses. */
+  readonly paused: () => string[];
   readonly started: () => boolean;
 }
 
@@ -54,6 +56,7 @@ export function createFakeSource(topics: readonly string[], partitions: number):
   const position = new Map<string, string>();
   const commits = new Map<string, string>();
   const seeks: { tp: TopicPartition; offset: string }[] = [];
+  const paused = new Set<string>();
   let handlers: RecordSourceHandlers | undefined;
   let heartbeats = 0;
   let stopDone: () => void = () => undefined;
@@ -136,6 +139,13 @@ export function createFakeSource(topics: readonly string[], partitions: number):
       seeks.push({ tp, offset });
       position.set(keyOf(tp), offset);
     },
+    pause(tps) {
+      for (const tp of tps) paused.add(keyOf(tp));
+    },
+    resume(tps) {
+      for (const tp of tps) paused.delete(keyOf(tp));
+    },
+    paused: () => [...paused],
     offsetForTimestamp(tp, timestampMs) {
       const l = logOf(tp);
       const m = l.find((x) => x.timestampMs >= timestampMs);

@@ -1,0 +1,142 @@
+/**
+ * Shared by the bench scripts that need a published fleet on the running local stack: a config of their
+ * own (topic prefix, consumer group and ClickHouse database unique to the run), the fleet published to
+ * those topics, and a cleanup that drops what the run created. Also the machine facts every bench prints.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { registerSchemasAndTopics } from '../src/cli/schemas.js';
+import { loadConfig, type Config } from '../src/config/index.js';
+import { createKafkaClient } from '../src/ingest/index.js';
+import { createProgress } from '../src/shared/progress.js';
+import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
+import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
+import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+
+/** The topics the engine reads. Failures are training labels only: no bench counts them as consumed. */
+export const INPUT_KINDS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
+
+/** Same first instant as bench/engine.ts, so that figures of the two compare. */
+const FLEET_START_MS = Date.UTC(2026, 0, 1);
+
+/**
+ * FLEET_START_MS, or earlier when the fleet would otherwise run past today: the engine dead-letters events
+ * later than its clock plus PDM_FUTURE_SKEW_MS (FUTURE_EVENT), so their buckets would never close.
+ */
+function fleetStartMs(days: number): number {
+  return Math.min(FLEET_START_MS, Math.floor(Date.now() / DAY_MS) * DAY_MS - days * DAY_MS);
+}
+
+export interface PublishedFleet {
+  readonly config: Config;
+  /** Records acknowledged on the engine's input topics ({@link INPUT_KINDS}). */
+  readonly records: number;
+  /** Acknowledged records per kind, failures included. */
+  readonly counts: Record<string, number>;
+  readonly startMs: number;
+  /** First instant after the fleet's event time. */
+  readonly endMs: number;
+  /** Drops the run's database and deletes its topics. */
+  cleanup(): Promise<void>;
+}
+
+export interface PublishFleetOptions {
+  readonly machines: number;
+  readonly days: number;
+  /** @default 5 (bench/engine.ts) */
+  readonly seed?: number;
+  /** Reuse a run token (a child process publishing for its parent). @default random */
+  readonly token?: string;
+  /** Progress lines on stderr while publishing. @default false */
+  readonly progress?: boolean;
+}
+
+/** Settings of one bench run: its own topics `bench<token>.*`, group `bench-<token>`, database. */
+export function benchConfig(token: string = randomBytes(3).toString('hex')): Config {
+  return loadConfig({
+    ...process.env,
+    PDM_TOPIC_PREFIX: `bench${token}.`,
+    PDM_GROUP_ID: `bench-${token}`,
+    CLICKHOUSE_DATABASE: `pdm_bench_${token}`,
+    PDM_HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+  });
+}
+
+/** Drops the database and deletes the topics of a {@link benchConfig}; registry subjects are left. */
+export async function cleanupBench(config: Config): Promise<void> {
+  const ch = createClickHouse(config.clickhouse);
+  try {
+    await ch.exec(`DROP DATABASE IF EXISTS ${quoteIdent(config.clickhouse.database)}`);
+  } finally {
+    await ch.close();
+  }
+  const admin = createKafkaClient(config.kafka, '-bench').admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: RECORD_KINDS.map((k) => config.kafka.topics[k]) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Registers the schemas, creates the topics and publishes a simulated fleet to them (acks=-1). */
+export async function publishFleet(opts: PublishFleetOptions): Promise<PublishedFleet> {
+  const config = benchConfig(opts.token);
+  await registerSchemasAndTopics(config);
+  const startMs = fleetStartMs(opts.days);
+  const fleet = createFleet({ machines: opts.machines, days: opts.days, startMs, seed: opts.seed ?? 5 });
+  const publisher = await openKafkaPublisher(config);
+  try {
+    const summary = await simulateToPublisher(
+      fleet,
+      publisher,
+      opts.progress === true ? { progress: createProgress({ label: 'publish', tty: false }) } : {},
+    );
+    await publisher.flush();
+    const counts: Record<string, number> = { ...summary.counts };
+    return {
+      config,
+      records: INPUT_KINDS.reduce((n, k) => n + (counts[k] ?? 0), 0),
+      counts,
+      startMs,
+      endMs: startMs + opts.days * DAY_MS,
+      cleanup: () => cleanupBench(config),
+    };
+  } finally {
+    await publisher.close();
+  }
+}
+
+/**
+ * Predictions the engine can write for a published fleet: one per machine and closable bucket, where a
+ * bucket B closes once the machine's last telemetry (hourly, up to endMs − 1 h) is past B + lateness.
+ */
+export function expectedPredictions(
+  config: Config,
+  fleet: { readonly machines: number; readonly startMs: number; readonly endMs: number },
+): number {
+  const { bucketMs, allowedLatenessMs } = config.features;
+  const lastClosable = Math.floor((fleet.endMs - HOUR_MS - allowedLatenessMs) / bucketMs);
+  const firstBucket = Math.ceil(fleet.startMs / bucketMs);
+  return fleet.machines * (lastClosable - firstBucket + 1);
+}
+
+/** 1, 5 and 15 minute load averages, two decimals: another job on the machine shows here. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
+export function machineInfo(): { cpus: number; node: string; cpuModel: string } {
+  const cpus = os.cpus();
+  return { cpus: cpus.length, node: process.version, cpuModel: cpus[0]?.model ?? 'unknown' };
+}
+
+/** The bench's one JSON document on stdout, indented, with arrays of numbers kept on one line. */
+export function printJson(doc: unknown): void {
+  const text = JSON.stringify(doc, null, 2).replace(
+    /\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g,
+    (_, inner: string) => `[${inner.replace(/\s+/g, '')}]`,
+  );
+  console.log(text);
+}
