@@ -93,7 +93,10 @@ const producer = createKafkaClient(config.kafka, '-bench').producer({
   maxInFlightRequests: 1,
 });
 await producer.connect();
+/** From the send call (the round's first reading) and from its acknowledgement (all readings in Kafka). */
 const latenciesMs: number[] = [];
+const fromAckMs: number[] = [];
+const sendMs: number[] = [];
 let ts = endMs;
 for (let r = 0; r < rounds; r++) {
   // Rounds start on a bucket instant: its 12 new readings move the watermark past exactly this bucket.
@@ -111,9 +114,12 @@ for (let r = 0; r < rounds; r++) {
   }
   const sent = performance.now();
   await producer.send({ topic: config.kafka.topics.telemetry, acks: -1, messages });
+  const acked = performance.now();
+  sendMs.push(acked - sent);
   const where = `bucket_ts = toDateTime(${Math.floor(target / 1000)})`;
   while ((await count(where)) < machines) await sleep(20);
   latenciesMs.push(performance.now() - sent);
+  fromAckMs.push(performance.now() - acked);
 }
 await producer.disconnect();
 // Idle shutdown: the engine is caught up and waiting for records.
@@ -150,6 +156,13 @@ printJson({
       p99: Math.round(quantile(latenciesMs, 0.99)),
       max: Math.round(Math.max(...latenciesMs)),
     },
+    // A round's readings are one produce request: its last reading is in Kafka once the send is acked.
+    sendMs: { p50: Math.round(quantile(sendMs, 0.5)), max: Math.round(Math.max(...sendMs)) },
+    ackToQueryableMs: {
+      p50: Math.round(quantile(fromAckMs, 0.5)),
+      p99: Math.round(quantile(fromAckMs, 0.99)),
+    },
+    sideGraceMs: config.kafka.sideGraceMs,
   },
   memory: {
     heapDeltaBytesPer1000Machines: Math.round(((heapAfter - heapBefore) / machines) * 1000),

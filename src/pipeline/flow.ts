@@ -87,12 +87,22 @@ interface Scored {
   readonly scored: readonly ScoredLike[];
 }
 
+export interface CoalesceOptions {
+  /**
+   * An idle stage waits for the current microtasks before it starts, so that items pushed one after the
+   * other by promise continuations of one event (the side checkpoints of all partitions answered by one
+   * end-offset read) form one group instead of one small group and one for the rest. @default false
+   */
+  readonly gatherMicrotasks?: boolean;
+}
+
 /**
  * Runs `work` on one group at a time: items arriving while it runs are buffered and become the next
  * group (in arrival order). Emits what `work` emits, in group order; the first error ends the stream.
  */
 export function coalesceWhileBusy<T, R>(
   work: (group: readonly T[]) => Observable<R> | Promise<R>,
+  options: CoalesceOptions = {},
 ): OperatorFunction<T, R> {
   return (source) =>
     new Observable<R>((subscriber) => {
@@ -100,6 +110,7 @@ export function coalesceWhileBusy<T, R>(
       let busy = false;
       let sourceDone = false;
       let inner: Subscription | undefined;
+      let pumpQueued = false;
       const pump = (): void => {
         if (busy) return;
         if (queue.length === 0) {
@@ -145,7 +156,15 @@ export function coalesceWhileBusy<T, R>(
       const sub = source.subscribe({
         next: (item) => {
           queue.push(item);
-          pump();
+          if (options.gatherMicrotasks !== true) {
+            pump();
+          } else if (!busy && !pumpQueued) {
+            pumpQueued = true;
+            queueMicrotask(() => {
+              pumpQueued = false;
+              pump();
+            });
+          }
         },
         error: (err: unknown) => {
           subscriber.error(err);
@@ -247,7 +266,7 @@ export function createFlow(options: FlowOptions): Flow {
   const input = new Subject<Pending>();
   input
     .pipe(
-      coalesceWhileBusy(score),
+      coalesceWhileBusy(score, { gatherMicrotasks: true }),
       coalesceWhileBusy((groups: readonly Scored[][]) => write(groups)),
     )
     .subscribe({

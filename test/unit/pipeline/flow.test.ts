@@ -438,13 +438,23 @@ describe('flow: backpressure and drain', () => {
     await flow.room();
   });
 
+  it('emissions pushed by the promise continuations of one event are scored as one group', async () => {
+    const { flow, scorer } = setup();
+    const answer = Promise.resolve();
+    const pushed = [0, 1, 2].map((i) => answer.then(() => flow.push(emission(i === 1 ? [] : ROWS))));
+    await Promise.all(pushed);
+    expect(scorer.calls.map((rows) => rows.length)).toEqual([2 * ROWS.length]);
+  });
+
   it('drain() resolves at once with nothing pushed, else once everything pushed is acknowledged', async () => {
     const { ch, flow } = setup();
     await flow.drain();
     ch.hold();
-    const pushed = [flow.push(emission(ROWS)), flow.push(emission([], DEAD))];
-    const drained = track(flow.drain());
+    const first = flow.push(emission(ROWS));
     await ch.insertsReached(2);
+    // Pushed while the first group's inserts are held: the second is a group of its own.
+    const pushed = [first, flow.push(emission([], DEAD))];
+    const drained = track(flow.drain());
     await drain(20);
     expect(drained.state()).toBe('pending');
     for (const i of ch.pendingInserts()) i.ack();
