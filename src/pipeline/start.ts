@@ -32,7 +32,12 @@ import {
 } from '../sink/index.js';
 import { createEngine, ENGINE_INPUTS, type Engine } from './engine.js';
 import { composeReadiness, startOpsServer, type OpsServer } from './ops-server.js';
-import { createAlertEncoder, createRiskAlerts, type RiskAlerts } from './risk-alerts.js';
+import {
+  createAlertEncoder,
+  createRiskAlerts,
+  type RiskAlertRecord,
+  type RiskAlerts,
+} from './risk-alerts.js';
 
 export interface RunningEngine {
   readonly engine: Engine;
@@ -144,37 +149,66 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     // Failure-risk alerts (risk-alerts.ts): stored in ClickHouse and published to `<prefix>alerts`.
     const producer = createKafkaProducer({ kafka: config.kafka });
     closers.push(() => producer.close());
-    const buildRiskAlerts = async (
-      registry: ReturnType<typeof createSchemaRegistryClient>,
-    ): Promise<RiskAlerts> => {
+    const setupAbort = new AbortController();
+    let startAlertSetup: () => Promise<void> = () => Promise.resolve();
+    closers.push(() => {
+      setupAbort.abort();
+      return Promise.resolve();
+    });
+    const buildRiskAlerts = (registry: ReturnType<typeof createSchemaRegistryClient>): RiskAlerts => {
       const topic = config.alerts.topic;
-      // Created here when missing (listed first: nothing is created when `schemas register` did it), so
-      // that the first alert never waits for a topic that does not exist. A registry or Kafka unreachable
-      // at start fails the start after a few attempts, like ClickHouse in migrate.
-      const admin = createTopicAdmin(config.kafka);
-      try {
-        await admin.ensureTopics([{ topic, partitions: config.kafka.partitions, compacted: false }]);
-      } finally {
-        await admin.close();
-      }
-      const encoder = await withRetry(() => createAlertEncoder(registry, topic), {
-        maxAttempts: 8,
-        onRetry: (err, attempt) => {
-          log.warn({ attempt, err: errorMessage(err) }, 'registering the alerts schema: retrying');
-        },
-      });
-      return createRiskAlerts({
+      // The topic (created when missing; listed first, so nothing is created when `schemas register` did
+      // it) and the schema id are set up in the background: Kafka or the registry being unreachable at
+      // start must not fail the start (the source rides a Kafka outage out, bounded by
+      // PDM_KAFKA_OUTAGE_MAX_MS). The first alert waits for them; while it does, its group is not
+      // acknowledged and nothing after it is committed.
+      let encoder: { encode(record: RiskAlertRecord): Buffer } | undefined;
+      let ready: Promise<void> | undefined;
+      // Started once Kafka is reachable (or by the first alert): a setup attempt against a Kafka that is
+      // down would outlive a stop (the admin client retries for about 30 s by itself).
+      startAlertSetup = () =>
+        (ready ??= withRetry(
+          async () => {
+            const admin = createTopicAdmin(config.kafka);
+            try {
+              await admin.ensureTopics([{ topic, partitions: config.kafka.partitions, compacted: false }]);
+            } finally {
+              await admin.close();
+            }
+            encoder = await createAlertEncoder(registry, topic);
+          },
+          {
+            signal: setupAbort.signal,
+            onRetry: (err, attempt, delayMs) => {
+              log.warn({ attempt, delayMs, err: errorMessage(err) }, 'alerts topic and schema: retrying');
+            },
+          },
+        ));
+      const inner = createRiskAlerts({
         ch,
         database,
         caps,
         producer,
         topic,
-        encode: (record) => encoder.encode(record),
+        encode: (record) => {
+          if (encoder === undefined)
+            throw new Error('alerts encoder used before it was ready (programmer error)');
+          return encoder.encode(record);
+        },
         clearRatio: config.alerts.clearRatio,
         log,
         registry: metrics.registry,
         ...observe(TABLES.riskAlerts),
       });
+      return {
+        ...inner,
+        restore: () => inner.restore(),
+        close: () => inner.close(),
+        publish(groups) {
+          if (encoder !== undefined) return inner.publish(groups);
+          return startAlertSetup().then(() => inner.publish(groups));
+        },
+      };
     };
     const source = createKafkaSource({
       kafka: config.kafka,
@@ -183,7 +217,11 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       onHealth: (h) => {
         metrics.paused.set({ cause: 'kafka' }, h.state === 'unavailable' ? 1 : 0);
         // A fresh reading right after (re)joining, instead of up to PDM_LAG_POLL_MS later.
-        if (h.state === 'running') lagPoller.poll().catch(() => undefined);
+        if (h.state === 'running') {
+          lagPoller.poll().catch(() => undefined);
+          // Observed here; a failure reaches the first alert that waits for the setup.
+          startAlertSetup().catch(() => undefined);
+        }
       },
     });
     const lagPoller = createLagPoller({
@@ -203,7 +241,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       return Promise.resolve();
     });
     const registry = createSchemaRegistryClient(config.registry);
-    const alerts = await buildRiskAlerts(registry);
+    const alerts = buildRiskAlerts(registry);
     const engine = createEngine({
       config,
       log,
@@ -258,6 +296,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       stop() {
         stopping ??= (async () => {
           lagPoller.close();
+          setupAbort.abort();
           await engine.stop();
           await producer.close();
           await batcher.close();

@@ -92,9 +92,19 @@ export interface DeadLetterRow {
   readonly engine_version: string;
 }
 
+/** Recent results of {@link formatDateTime}: the engine formats the same few bucket instants for every row. */
+const dateTimeCache = new Map<number, string>();
+
 /** `YYYY-MM-DD hh:mm:ss` in UTC: the text form every ClickHouse version parses for DateTime('UTC'). */
 export function formatDateTime(epochMs: number): string {
-  return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  const seconds = Math.floor(epochMs / 1000);
+  let text = dateTimeCache.get(seconds);
+  if (text === undefined) {
+    if (dateTimeCache.size >= 4_096) dateTimeCache.clear();
+    text = new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    dateTimeCache.set(seconds, text);
+  }
+  return text;
 }
 
 /** Millisecond instant for DateTime64(3) on modern servers, whole seconds on 18.x. */
