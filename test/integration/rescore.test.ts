@@ -6,11 +6,11 @@
  * another version string). A re-run adds no logical row; `--machines` filters; data that does not fit the
  * package is refused with exit code 3 and nothing written.
  */
+import { runCliInProcess, type CliRun } from '../support/cli-in-process.js';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram } from '../../src/cli/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESCORE_EXIT_CODES } from '../../src/cli/rescore.js';
 import { FEATURE_COUNT, FEATURE_SET, SPEC_HASH } from '../../src/features/index.js';
 import {
@@ -61,33 +61,8 @@ let scoredDefault: Map<string, Scored>;
 let scoredPkg2: Map<string, Scored>;
 
 /** Runs the CLI in-process against the test database; returns its exit code and output. */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const saved = process.env['CLICKHOUSE_DATABASE'];
-  process.env['CLICKHOUSE_DATABASE'] = database;
-  const lines: string[] = [];
-  const push = (...a: unknown[]): void => void lines.push(a.join(' '));
-  const log = vi.spyOn(console, 'log').mockImplementation(push);
-  const err = vi.spyOn(console, 'error').mockImplementation(push);
-  const exitCode = process.exitCode;
-  process.exitCode = 0;
-  let code = 0;
-  try {
-    await buildProgram().exitOverride().parseAsync(args, { from: 'user' });
-    const after: unknown = process.exitCode; // set by the command (3, 130), else still 0
-    code = typeof after === 'number' ? after : 0;
-  } catch (e) {
-    const c = (e as { exitCode?: number }).exitCode;
-    if (c === undefined) throw e;
-    code = c;
-    lines.push((e as Error).message);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    process.exitCode = exitCode;
-    if (saved === undefined) Reflect.deleteProperty(process.env, 'CLICKHOUSE_DATABASE');
-    else process.env['CLICKHOUSE_DATABASE'] = saved;
-  }
-  return { code, out: lines.join('\n') };
+function cli(args: string[]): Promise<CliRun> {
+  return runCliInProcess(args, { CLICKHOUSE_DATABASE: database });
 }
 
 interface PredictionRead {

@@ -6,10 +6,10 @@
  * whose label window (B, B + 7 d] reaches past the engine's progress are left out and counted. Extra copies
  * of logged vectors (another model version, another spec hash) do not change the file.
  */
+import { runCliInProcess, type CliRun } from '../support/cli-in-process.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram } from '../../src/cli/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRAINING_SET_EXIT_CODES } from '../../src/cli/training-set.js';
 import { FEATURE_SET, LABEL_HORIZON_MS, SPEC_HASH } from '../../src/features/index.js';
 import { formatDateTime, quoteIdent } from '../../src/sink/index.js';
@@ -51,35 +51,8 @@ function readLabelled(path: string): Map<string, Row> {
 }
 
 /** `pdm-stream <args>` in-process (this checkout's src/) against the test's topics and database. */
-async function runCli(args: string[]): Promise<{ code: number; out: string }> {
-  const saved = new Map(Object.keys(e.env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, e.env);
-  const lines: string[] = [];
-  const push = (...a: unknown[]): void => void lines.push(a.join(' '));
-  const log = vi.spyOn(console, 'log').mockImplementation(push);
-  const err = vi.spyOn(console, 'error').mockImplementation(push);
-  const exitCode = process.exitCode;
-  process.exitCode = 0;
-  let code = 0;
-  try {
-    await buildProgram().exitOverride().parseAsync(args, { from: 'user' });
-    const after: unknown = process.exitCode;
-    code = typeof after === 'number' ? after : 0;
-  } catch (x) {
-    const c = (x as { exitCode?: number }).exitCode;
-    if (c === undefined) throw x;
-    code = c;
-    lines.push((x as Error).message);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    process.exitCode = exitCode;
-    for (const [k, v] of saved) {
-      if (v === undefined) Reflect.deleteProperty(process.env, k);
-      else process.env[k] = v;
-    }
-  }
-  return { code, out: lines.join('\n') };
+function runCli(args: string[]): Promise<CliRun> {
+  return runCliInProcess(args, e.env);
 }
 
 let batch: Map<string, Row>;

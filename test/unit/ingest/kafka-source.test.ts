@@ -4,6 +4,7 @@
  * Commits (house style rule 7): a taken batch's offset is committed only after its `acked` resolved and
  * after the commits of the batches taken before it; stop() commits what was acknowledged before leaving.
  */
+import { deferred } from '../pipeline/settle.js';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import {
@@ -19,16 +20,6 @@ import { capturingLogger, createFakeKafka, settle, type FakeKafka } from './fake
 /** The handler took the batch and everything it produced is acknowledged already. */
 const taken = (): Promise<BatchOutcome> => Promise.resolve({ taken: true, acked: Promise.resolve() });
 const notTaken = (): Promise<BatchOutcome> => Promise.resolve({ taken: false });
-
-function deferred<T = void>() {
-  let resolve: (v: T) => void = () => undefined;
-  let reject: (e: unknown) => void = () => undefined;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Whether `p` settled within a few event-loop turns. */
 async function settledSoon(p: Promise<unknown>, ms = 5): Promise<boolean> {

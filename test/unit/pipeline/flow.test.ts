@@ -24,7 +24,7 @@ import { createEngineMetrics } from '../../../src/shared/metrics.js';
 import type { DeadLetterRow, FeatureVectorRow, PredictionRow } from '../../../src/sink/index.js';
 import { createFakeClickHouse, MODERN_CAPS, type FakeClickHouse } from './fake-clickhouse.js';
 import { createTestScorer, createTestWriters, H, MODEL_VERSION, T0 } from './harness.js';
-import { drain, track, until } from './settle.js';
+import { deferred, drain, track, until } from './settle.js';
 
 const AT: SourceCoordinates = { topic: 'u.telemetry', partition: 1, offset: '41' };
 const TABLE_NAMES = ['predictions', 'feature_vectors', 'dead_letters'] as const;
@@ -617,16 +617,6 @@ describe('coalesceWhileBusy (marbles)', () => {
 });
 
 describe('coalesceWhileBusy (promise work)', () => {
-  function deferred<T>() {
-    let resolve: (v: T) => void = () => undefined;
-    let reject: (e: unknown) => void = () => undefined;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  }
-
   it('groups what arrives while a promise is pending, emits results in group order', async () => {
     const groups: (readonly number[])[] = [];
     const pending: ReturnType<typeof deferred<number>>[] = [];

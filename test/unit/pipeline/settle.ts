@@ -41,3 +41,18 @@ export async function until(what: string, cond: () => boolean, timeoutMs = 5_000
     await sleep(2);
   }
 }
+
+/** A promise with its resolve and reject, for tests that settle it by hand. */
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+} {
+  let resolve: (v: T) => void = () => undefined;
+  let reject: (e: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
