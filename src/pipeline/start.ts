@@ -89,7 +89,11 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     // was busy as one group (flow.ts), so waiting for more rows would only add latency; a group is split
     // into runs of up to PDM_SCORE_MAX_ROWS. (PDM_SCORE_MAX_WAIT_MS applies to `score`, not to `run`.)
     // Switches to a new package in PDM_MODEL_WATCH_DIR between two score calls (src/score/hot-swap.ts).
-    const batcher = await createHotSwapScorer({
+    const ch = createClickHouse(config.clickhouse);
+    closers.push(() => ch.close());
+    const { database } = config.clickhouse;
+    // The ONNX worker starts while migrate talks to ClickHouse: both take a few hundred milliseconds.
+    const scorerStarted = createHotSwapScorer({
       initial: pkg,
       // Every run of a group goes to the worker at once: a result is handled only when the main thread
       // is between two Kafka batches, so runs sent one after the other each waited for a batch (measured:
@@ -102,11 +106,9 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       log,
       registry: metrics.registry,
     });
-    closers.push(() => batcher.close());
-    const ch = createClickHouse(config.clickhouse);
-    closers.push(() => ch.close());
-    const { database } = config.clickhouse;
-    const report = await migrate(ch, database);
+    // Closed on a failed start whichever of the two failed (a scorer that did not start closes nothing).
+    closers.push(() => scorerStarted.then((b) => b.close()).catch(() => undefined));
+    const [batcher, report] = await Promise.all([scorerStarted, migrate(ch, database)]);
     const caps = report.server;
     registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });
     const db = quoteIdent(database);

@@ -7,8 +7,7 @@
  * columns take plain strings, DateTime takes UInt32 seconds and DateTime64(3) Int64 milliseconds. Columns
  * are named in the INSERT, so their order in the table does not matter.
  */
-import type { ServerCapabilities } from './clickhouse.js';
-import type { FeatureVectorRow, PredictionRow } from './tables.js';
+import type { FeatureVectorRow, ModernTypes, PredictionRow } from './tables.js';
 
 export type RowBinaryType =
   | 'UInt8'
@@ -187,13 +186,10 @@ function col<R>(name: keyof R & string, type: RowBinaryType): RowBinaryColumn<R>
   return { name, type, value: (r: R) => r[name] };
 }
 
-const instantType = (caps: Pick<ServerCapabilities, 'modernTypes'>): RowBinaryType =>
-  caps.modernTypes ? 'DateTime64(3)' : 'DateTime';
+const instantType = (caps: ModernTypes): RowBinaryType => (caps.modernTypes ? 'DateTime64(3)' : 'DateTime');
 
 /** `predictions` as migrations 1 and 6 create it. */
-export function predictionsFormat(
-  caps: Pick<ServerCapabilities, 'modernTypes'>,
-): RowBinaryFormat<PredictionRow> {
+export function predictionsFormat(caps: ModernTypes): RowBinaryFormat<PredictionRow> {
   const c = (name: keyof PredictionRow, type: RowBinaryType) => col<PredictionRow>(name, type);
   return {
     columns: [
@@ -222,9 +218,7 @@ export function predictionsFormat(
 }
 
 /** `feature_vectors` as migration 2 creates it. */
-export function featureVectorsFormat(
-  caps: Pick<ServerCapabilities, 'modernTypes'>,
-): RowBinaryFormat<FeatureVectorRow> {
+export function featureVectorsFormat(caps: ModernTypes): RowBinaryFormat<FeatureVectorRow> {
   const c = (name: keyof FeatureVectorRow, type: RowBinaryType) => col<FeatureVectorRow>(name, type);
   return {
     columns: [

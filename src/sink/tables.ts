@@ -1,5 +1,12 @@
 /** Row shapes of the ClickHouse tables (see migrations.ts) and their conversion from engine values. */
-import type { ServerCapabilities } from './clickhouse.js';
+
+/**
+ * Whether the server takes DateTime64, LowCardinality and TTL (`ServerCapabilities.modernTypes`, clickhouse.ts).
+ * Declared here, not imported: clickhouse.ts encodes rows with row-binary.ts, which needs these row types.
+ */
+export interface ModernTypes {
+  readonly modernTypes: boolean;
+}
 
 export const TABLES = {
   predictions: 'predictions',
@@ -108,7 +115,7 @@ export function formatDateTime(epochMs: number): string {
 }
 
 /** Millisecond instant for DateTime64(3) on modern servers, whole seconds on 18.x. */
-export function formatInstant(epochMs: number, caps: Pick<ServerCapabilities, 'modernTypes'>): string {
+export function formatInstant(epochMs: number, caps: ModernTypes): string {
   if (!caps.modernTypes) return formatDateTime(epochMs);
   return new Date(epochMs).toISOString().slice(0, 23).replace('T', ' ');
 }
