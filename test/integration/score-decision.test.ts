@@ -188,7 +188,7 @@ FROM ${db}.predictions FINAL WHERE machine_id != 999 ORDER BY machine_id`,
     expect(Number(viaView[0]?.n)).toBe(alerting);
   });
 
-  it('report lists exactly the machines whose latest bucket alerts, strongest probability first', async () => {
+  it('report lists exactly the machines whose latest bucket alerts, furthest over its threshold first', async () => {
     const expected = await ch.query<{ machine_id: number; alert_class: string }>(
       `SELECT machine_id, alert_class FROM ${db}.predictions FINAL WHERE alert = 1`,
     );
@@ -210,16 +210,18 @@ FROM ${db}.predictions FINAL WHERE machine_id != 999 ORDER BY machine_id`,
       }
     }
     const listed = out
-      .map((l) => /^\s+machine\s+(\d+)\s+\S+ \S+\s+(comp\d)\s+p=([\d.]+)/.exec(l))
+      .map((l) => /^\s+machine\s+(\d+)\s+\S+ \S+\s+(comp\d)\s+p=([\d.]+) \(([\d.]+)× threshold\)/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ machine: Number(m[1]), comp: m[2], p: Number(m[3]) }));
+      .map((m) => ({ machine: Number(m[1]), comp: m[2], p: Number(m[3]), over: Number(m[4]) }));
     expect(listed.map((l) => l.machine).sort((a, b) => a - b)).toEqual(
       expected.map((e) => e.machine_id).sort((a, b) => a - b),
     );
     for (const l of listed)
       expect(l.comp).toBe(expected.find((e) => e.machine_id === l.machine)?.alert_class);
-    const ps = listed.map((l) => l.p);
-    expect(ps).toEqual([...ps].sort((a, b) => b - a));
+    // Ranked by the package's thresholds (issue 11): P / threshold of the strongest alerting component.
+    const overs = listed.map((l) => l.over);
+    expect(overs).toEqual([...overs].sort((a, b) => b - a));
+    for (const l of listed) expect(l.over).toBeGreaterThanOrEqual(1);
     // No warming-up machine (ids ≥ 1000) is at risk, whatever its probabilities.
     expect(listed.some((l) => l.machine >= 1000)).toBe(false);
     expect(out.join('\n')).toMatch(/warming up \(no alerts yet\) \d+/);

@@ -73,25 +73,31 @@ beforeAll(async () => {
   await cli(['simulate', ...SIM, '--no-progress'], e.env);
   await waitCaughtUp(e, batch.size);
 
-  // A second model version scored some buckets again, and a vector of another spec is in the range.
+  // A second model version scored some buckets again, and a vector of another spec is in the range. The
+  // copies are made by the server (INSERT … SELECT): a JSON round trip through 18.16 may move a Float64 by
+  // an ulp (the engine writes RowBinary, the exact doubles), and the copies must equal the originals.
   const db = quoteIdent(e.database);
-  const some = await e.ch.query<{ machine_id: number; bucket_s: number; features: number[] }>(
-    `SELECT machine_id, toUInt32(bucket_ts) AS bucket_s, features FROM ${db}.feature_vectors LIMIT 25`,
+  await e.ch.exec(
+    `INSERT INTO ${db}.feature_vectors
+  (machine_id, bucket_ts, spec_hash, feature_set, features, model_version, scored_at, engine_version)
+SELECT machine_id, bucket_ts, spec_hash, feature_set, features, 'pdm-default/2-shadow', now(), 'test'
+FROM ${db}.feature_vectors FINAL ORDER BY machine_id, bucket_ts LIMIT 25`,
   );
-  const row = (r: (typeof some)[number], over: Record<string, unknown>) => ({
-    machine_id: r.machine_id,
-    bucket_ts: formatDateTime(r.bucket_s * 1000),
-    spec_hash: SPEC_HASH,
-    feature_set: FEATURE_SET,
-    features: r.features,
-    model_version: 'pdm-default/2-shadow',
-    scored_at: formatDateTime(Date.now()),
-    engine_version: 'test',
-    ...over,
-  });
+  const [first] = await e.ch.query<{ machine_id: number; bucket_s: number }>(
+    `SELECT machine_id, toUInt32(bucket_ts) AS bucket_s FROM ${db}.feature_vectors LIMIT 1`,
+  );
+  if (first === undefined) throw new Error('no feature vector logged');
   await e.ch.insert(`${db}.feature_vectors`, [
-    ...some.map((r) => row(r, {})),
-    row(some[0] as (typeof some)[number], { spec_hash: 'f'.repeat(64), features: [1, 2, 3] }),
+    {
+      machine_id: first.machine_id,
+      bucket_ts: formatDateTime(first.bucket_s * 1000),
+      spec_hash: 'f'.repeat(64),
+      feature_set: FEATURE_SET,
+      features: [1, 2, 3],
+      model_version: 'pdm-default/2-shadow',
+      scored_at: formatDateTime(Date.now()),
+      engine_version: 'test',
+    },
   ]);
 }, 300_000);
 
