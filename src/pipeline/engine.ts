@@ -20,7 +20,7 @@
 import type { Config } from '../config/index.js';
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
-import { createFeatureEngine, isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
+import { createFeatureEngine, type FeatureEngine } from '../features/index.js';
 import type {
   BatchControl,
   BatchOutcome,
@@ -31,10 +31,10 @@ import type {
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
-import type { PdmEvent } from '../shared/records.js';
 import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
-import { decodeBatch, reject, type InputKind } from './decode-step.js';
+import { decodeBatch, type InputKind } from './decode-step.js';
+import { applyEvents, telemetryBounds } from './feature-step.js';
 import { createFlow, type Flow } from './flow.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createMachineHomes } from './machine-homes.js';
@@ -286,36 +286,6 @@ export function createEngine(deps: EngineDeps): Engine {
     return closeAndEmit(task, at, [], receivedAtMs);
   }
 
-  /** The feature step: applies decoded events; what the feature stage did not use is dead-lettered. */
-  function applyEvents(
-    task: PartitionTask,
-    batch: SourceBatch,
-    decoded: ReturnType<typeof decodeBatch>,
-    deadLetters: DeadLetter[],
-  ): Set<number> {
-    /** Indexes into `events` of those the feature stage did not use (they change no state). */
-    const rejected = new Set<number>();
-    for (const o of task.features.ingest(decoded.events)) {
-      rejected.add(o.index);
-      if (!isDeadLetterOutcome(o)) {
-        metrics.outcomes.inc({ reason: o.kind });
-        metrics.duplicates.inc();
-        continue;
-      }
-      const message = batch.messages[decoded.messageIndex[o.index] ?? -1];
-      if (message === undefined) throw new Error('feature outcome index out of range (programmer error)');
-      reject(metrics, deadLetters, {
-        message,
-        reason: o.kind,
-        stage: 'features',
-        error: o.message,
-        schemaId: decoded.schemaIds[o.index],
-        machineId: o.machineId,
-      });
-    }
-    return rejected;
-  }
-
   const NOT_TAKEN: BatchOutcome = { taken: false };
 
   async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<BatchOutcome> {
@@ -372,7 +342,7 @@ export function createEngine(deps: EngineDeps): Engine {
     // From here to the push: synchronous, so no other step sees this partition's state half-applied.
     const deadLetters: DeadLetter[] = [];
     const decoded = decodeBatch(decodeDeps, kind, batch, deadLetters);
-    const rejected = applyEvents(task, batch, decoded, deadLetters);
+    const rejected = applyEvents(task.features, metrics, batch, decoded, deadLetters);
     nextOffset.set(key, BigInt(last.offset) + 1n);
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
     let checkpointed: Promise<void> | undefined;
@@ -436,25 +406,4 @@ export function createEngine(deps: EngineDeps): Engine {
     ready: () => assignedOnce,
     featureStats,
   };
-}
-
-/**
- * Per machine of a telemetry batch, the bound of its side-completeness claim: its largest accepted
- * telemetry ts in the batch minus the allowed lateness (events the feature stage did not use change no
- * state, so they make no claim either).
- */
-function telemetryBounds(
-  events: readonly PdmEvent[],
-  rejected: ReadonlySet<number>,
-  allowedLatenessMs: number,
-): Map<number, number> {
-  const out = new Map<number, number>();
-  for (let i = 0; i < events.length; i++) {
-    if (rejected.has(i)) continue;
-    const e = events[i] as PdmEvent;
-    if (e.kind !== 'telemetry') continue;
-    const bound = e.record.ts - allowedLatenessMs;
-    if (bound > (out.get(e.record.machineId) ?? Number.NEGATIVE_INFINITY)) out.set(e.record.machineId, bound);
-  }
-  return out;
 }
