@@ -16,6 +16,10 @@ const RULES = fileURLToPath(new URL('../../deploy/prometheus/rules.yml', import.
 export interface WebhookAlert {
   readonly status: 'firing' | 'resolved';
   readonly labels: Readonly<Record<string, string>>;
+  /** RFC 3339; when Prometheus first saw the alert active. */
+  readonly startsAt: string;
+  /** RFC 3339; when it resolved (Alertmanager sends `0001-01-01T00:00:00Z` while it is firing). */
+  readonly endsAt: string;
 }
 
 export interface Alerting {
