@@ -33,8 +33,15 @@ export interface KafkaProducerOptions {
   readonly retries?: number;
 }
 
-/** A kafkajs failure as one of ours: broker trouble is transient, a refused message is not. */
-export function producerError(err: unknown, brokers: readonly string[]): PdmError {
+/**
+ * A kafkajs produce failure as one of ours: broker trouble is transient, a refused message is not. Shared
+ * by every producer of the project (the engine's alerts, the simulator's publisher).
+ */
+export function producerError(
+  err: unknown,
+  brokers: readonly string[],
+  stage: 'ingest' | 'simulate' = 'ingest',
+): PdmError {
   const name = err instanceof Error ? err.name : '';
   const transient =
     (err as { retriable?: unknown } | null)?.retriable === true ||
@@ -43,8 +50,8 @@ export function producerError(err: unknown, brokers: readonly string[]): PdmErro
     name === 'KafkaJSRequestTimeoutError';
   const message = `Kafka produce to ${brokers.join(',')} failed: ${errorMessage(err)}`;
   return transient
-    ? new TransientError(message, { code: 'KAFKA_PRODUCE_FAILED', stage: 'ingest', cause: err })
-    : new PdmError(message, { code: 'KAFKA_PRODUCE_REJECTED', stage: 'ingest', cause: err });
+    ? new TransientError(message, { code: 'KAFKA_PRODUCE_FAILED', stage, cause: err })
+    : new PdmError(message, { code: 'KAFKA_PRODUCE_REJECTED', stage, cause: err });
 }
 
 /** Creates the producer; it connects on the first `send` (and reconnects after an outage). */

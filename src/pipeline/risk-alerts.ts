@@ -208,9 +208,19 @@ export function createRiskAlerts(options: RiskAlertsOptions): RiskAlerts {
       }),
     ]);
     for (const { t } of transitions) total.inc({ component: t.component, state: t.state });
+    // One info line per delivered group: a backfill publishes thousands of transitions, each already
+    // stored in risk_alerts and on the topic; the single transitions are debug lines.
     if (log.isLevelEnabled('info')) {
+      let firing = 0;
+      for (const { t } of transitions) if (t.state === 'firing') firing++;
+      log.info(
+        { firing, resolved: transitions.length - firing, firingNow: tracker.firingCount() },
+        'risk alerts published',
+      );
+    }
+    if (log.isLevelEnabled('debug')) {
       for (const { t } of transitions) {
-        log.info(
+        log.debug(
           {
             machine: t.machineId,
             component: t.component,

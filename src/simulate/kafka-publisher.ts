@@ -9,7 +9,7 @@
 import { Kafka, Partitioners, logLevel, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
 import type { RecordEncoder } from '../decode/index.js';
-import { kafkaSecurityOptions } from '../ingest/index.js';
+import { kafkaSecurityOptions, producerError } from '../ingest/index.js';
 import { PdmError, TransientError, errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { RECORD_KINDS, machineKey, type PdmEvent, type RecordKind } from '../shared/records.js';
@@ -41,21 +41,6 @@ interface QueuedBatch {
 
 function newBatch(): QueuedBatch {
   return { messages: new Map(), counts: emptyCounts(), size: 0 };
-}
-
-/** A kafkajs failure as one of ours: broker trouble is transient, a refused record is not. */
-function toPdmError(err: unknown, brokers: readonly string[]): PdmError {
-  const name = err instanceof Error ? err.name : '';
-  const retriable = (err as { retriable?: unknown } | null)?.retriable === true;
-  const transient =
-    retriable ||
-    name === 'KafkaJSNumberOfRetriesExceeded' ||
-    name === 'KafkaJSConnectionError' ||
-    name === 'KafkaJSRequestTimeoutError';
-  const message = `Kafka produce to ${brokers.join(',')} failed: ${errorMessage(err)}`;
-  return transient
-    ? new TransientError(message, { code: 'KAFKA_PRODUCE_FAILED', stage: 'simulate', cause: err })
-    : new PdmError(message, { code: 'KAFKA_PRODUCE_REJECTED', stage: 'simulate', cause: err });
 }
 
 /** The switch narrows each kind to its record type, which a generic call on the union cannot. */
@@ -130,7 +115,7 @@ export async function createKafkaPublisher(options: KafkaPublisherOptions): Prom
       await producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeoutMs });
       for (const kind of RECORD_KINDS) acked[kind] += batch.counts[kind];
     } catch (err) {
-      failure ??= toPdmError(err, brokers);
+      failure ??= producerError(err, brokers, 'simulate');
     }
   }
 
