@@ -49,7 +49,9 @@ export async function resolveFollowedPackage(watchDir: string): Promise<string> 
       fail(`${CURRENT_ENTRY} names ${name}, which cannot be read: ${errorMessage(err)}`, err),
     );
   }
-  const entries = await readdir(root, { withFileTypes: true });
+  const entries = await readdir(root, { withFileTypes: true }).catch((err: unknown) =>
+    fail(`is neither a model package nor a directory of versions: ${errorMessage(err)}`, err),
+  );
   const versions: string[] = [];
   for (const e of entries) {
     // Dot entries are skipped: a version being written under a temporary name is not a candidate.
