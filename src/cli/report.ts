@@ -4,7 +4,9 @@ import { deadLetterDepth } from '../dlq/index.js';
 import { CLASSES } from '../features/index.js';
 import { loadModelPackage } from '../score/index.js';
 import { createClickHouse, quoteIdent, TABLES } from '../sink/index.js';
-import { integerOption } from './options.js';
+import { integerOption, usageError } from './options.js';
+import { printShadowReport } from './report-shadow.js';
+import { timeOption } from './rescore.js';
 
 /** `LIMIT {top:UInt32}`: a positive integer that fits the parameter's type. */
 export const topOption = integerOption(1, 0xffff_ffff);
@@ -45,12 +47,34 @@ const latest = (db: string) =>
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('print what ops look at: predictions written, machines at risk, dead letters by reason')
+    .description(
+      'print what ops look at: predictions written, machines at risk, dead letters by reason (--shadow: the shadow model against the live one)',
+    )
     .option('--top <n>', 'machines at risk to list', topOption, 10)
-    .action(async (opts: { top: number }) => {
+    .option(
+      '--shadow',
+      'instead: how the shadow model (PDM_SHADOW_MODEL_DIR) agrees with the live one (shadow_agreement)',
+    )
+    .option('--from <time>', 'with --shadow: first bucket included (ISO-8601 or epoch ms)', timeOption)
+    .option('--to <time>', 'with --shadow: first bucket excluded (same forms as --from)', timeOption)
+    .action(async (opts: { top: number; shadow?: boolean; from?: number; to?: number }) => {
+      if (opts.shadow !== true && (opts.from !== undefined || opts.to !== undefined))
+        throw usageError('--from and --to select the buckets of --shadow; add --shadow');
       const config = loadConfig();
       const db = quoteIdent(config.clickhouse.database);
       const ch = createClickHouse(config.clickhouse);
+      if (opts.shadow === true) {
+        try {
+          await printShadowReport(ch, config.clickhouse.database, {
+            fromMs: opts.from,
+            toMs: opts.to,
+            top: opts.top,
+          });
+        } finally {
+          await ch.close();
+        }
+        return;
+      }
       try {
         const [s] = await ch.query<Summary>(
           `SELECT toString(count()) AS predictions, toString(uniqExact(machine_id)) AS machines,

@@ -98,6 +98,8 @@ export interface ScoreConfig {
   readonly modelWatchDir?: string | undefined;
   /** See PDM_MODEL_POLL_MS. @default 10_000 */
   readonly modelPollMs?: number;
+  /** See PDM_SHADOW_MODEL_DIR; unset: no shadow scoring. */
+  readonly shadowModelDir?: string | undefined;
 }
 
 /** How much work the engine holds between fetching and the ClickHouse acknowledgement. */
@@ -266,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxWaitMs: e.PDM_SCORE_MAX_WAIT_MS,
       modelWatchDir: e.PDM_MODEL_WATCH_DIR,
       modelPollMs: e.PDM_MODEL_POLL_MS,
+      shadowModelDir: e.PDM_SHADOW_MODEL_DIR,
     },
     pipeline: {
       maxInFlightBatches: e.PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES,

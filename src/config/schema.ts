@@ -125,6 +125,13 @@ export const ENV_SCHEMA = z.object({
   /** How often `run` checks PDM_MODEL_WATCH_DIR (SIGHUP checks at once); 0: only on SIGHUP. */
   PDM_MODEL_POLL_MS: nonNegativeInt.default(10_000),
   /**
+   * `run` only: a second model package that scores every row as well (shadow scoring). Its predictions go to
+   * `shadow_predictions` next to the live model's answer, never to `predictions`; the `shadow_agreement`
+   * view and `report --shadow` compare the two. Same forms as PDM_MODEL_WATCH_DIR (a package, or a directory
+   * of versions), followed the same way (PDM_MODEL_POLL_MS, SIGHUP). Unset: no shadow.
+   */
+  PDM_SHADOW_MODEL_DIR: z.string().min(1).optional(),
+  /**
    * Before a telemetry batch may close buckets, the side topics' end offsets are read at least this long
    * after the batch arrived, so that side events produced together with it (same produce request or
    * producer batch) are seen as pending rather than missed.

@@ -39,6 +39,7 @@ import { createFlow, type Flow } from './flow.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createMachineHomes } from './machine-homes.js';
 import type { OutputWriters, RowScorer, SourceCoordinates } from './outputs.js';
+import type { Shadow } from './shadow.js';
 import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
 import type { RiskAlerts } from './risk-alerts.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
@@ -78,6 +79,8 @@ export interface EngineDeps {
   readonly writers: OutputWriters;
   /** Failure-risk alerts: written by the flow, their state restored with the engine's. Absent: none. */
   readonly alerts?: RiskAlerts;
+  /** Shadow scoring (shadow.ts), passed to the flow. Absent: none. */
+  readonly shadow?: Shadow;
 }
 
 export interface Engine {
@@ -118,6 +121,7 @@ export function createEngine(deps: EngineDeps): Engine {
     caps: deps.caps,
     metrics,
     ...(deps.alerts === undefined ? {} : { alerts: deps.alerts }),
+    ...(deps.shadow === undefined ? {} : { shadow: deps.shadow }),
     maxInFlight: config.pipeline.maxInFlightBatches,
     maxInFlightRows: config.pipeline.maxInFlightRows,
   });

@@ -27,6 +27,7 @@ import {
   type FeatureVectorRow,
   type PredictionRow,
   type ServerCapabilities,
+  type ShadowPredictionRow,
 } from '../sink/index.js';
 import {
   featureVectorRow,
@@ -37,6 +38,7 @@ import {
   type SourceCoordinates,
 } from './outputs.js';
 import type { RiskAlertSink, ScoredGroup } from './risk-alerts.js';
+import type { Shadow } from './shadow.js';
 
 /** What one step of the feature stage produced. */
 export interface Emission {
@@ -58,6 +60,11 @@ export interface FlowOptions {
    * other writes wait for them. Absent: no alerts.
    */
   readonly alerts?: RiskAlertSink;
+  /**
+   * Shadow scoring (shadow.ts): a second model scores every group alongside the live one, and its rows are
+   * written with the group, before its live predictions. Absent: no shadow.
+   */
+  readonly shadow?: Shadow;
   /** @default 64 */
   readonly maxInFlight?: number;
   /** Rows plus dead letters not yet acknowledged. @default 200_000 */
@@ -85,6 +92,8 @@ interface Pending {
 interface Scored {
   readonly pending: Pending;
   readonly scored: readonly ScoredLike[];
+  /** The shadow's answers for the same rows; absent without a shadow or when it failed on this group. */
+  readonly shadow?: readonly ScoredLike[];
 }
 
 export interface CoalesceOptions {
@@ -205,17 +214,23 @@ export function createFlow(options: FlowOptions): Flow {
     for (const p of group) for (const r of p.emission.rows) rows.push(r);
     if (rows.length === 0) return group.map((pending) => ({ pending, scored: [] }));
     const started = performance.now();
+    // Started together with the live run, on its own worker: the stage waits for the slower of the two.
+    const shadowRun = options.shadow?.score(rows);
     const scored = await scorer.score(rows);
     metrics.inferenceSeconds.observe((performance.now() - started) / 1000);
     metrics.inferenceBatchRows.observe(rows.length);
     if (scored.length !== rows.length)
       throw new Error(`scorer returned ${scored.length} results for ${rows.length} rows`);
+    const shadowScored = await shadowRun;
     let i = 0;
     return group.map((pending) => {
       const n = pending.emission.rows.length;
       const part = scored.slice(i, i + n);
+      const shadowPart = shadowScored?.slice(i, i + n);
       i += n;
-      return { pending, scored: part };
+      return shadowPart === undefined
+        ? { pending, scored: part }
+        : { pending, scored: part, shadow: shadowPart };
     });
   }
 
@@ -226,11 +241,13 @@ export function createFlow(options: FlowOptions): Flow {
     const deadLetters: DeadLetter[] = [];
     const settled: Pending[] = [];
     const alertGroups: ScoredGroup[] = [];
+    const shadowRows: ShadowPredictionRow[] = [];
     for (const group of groups) {
-      for (const { pending, scored } of group) {
+      for (const { pending, scored, shadow } of group) {
         const e = pending.emission;
         if (scored.length > 0) alertGroups.push({ at: e.at, scored });
         for (const s of scored) predictions.push(predictionRow(s, e.at, scoredAt));
+        if (shadow !== undefined) options.shadow?.rows(shadow, scored, e.at, scoredAt, shadowRows);
         // The version that scored these rows (one score() call, one model), not the live one now: a
         // hot-swap may have happened between this group's ONNX run and its write.
         const version = scored[0]?.modelVersion ?? scorer.modelVersion;
@@ -242,14 +259,20 @@ export function createFlow(options: FlowOptions): Flow {
     // Alerts before the predictions: the restore resumes a machine after its latest stored prediction, so
     // predictions stored before a crash lost their alerts would never be re-scored. In this order a crash
     // in between re-scores the buckets and re-publishes the same transitions (same ids: at-least-once).
-    // Feature vectors and dead letters are no resume marker: they go out meanwhile.
+    // Feature vectors and dead letters are no resume marker: they go out meanwhile. Shadow rows go before
+    // the predictions for the same reason as alerts (shadow.ts).
     const alerted = options.alerts?.publish(alertGroups);
+    const shadowed = shadowRows.length === 0 ? undefined : options.shadow?.write(shadowRows);
+    const before =
+      alerted === undefined || shadowed === undefined
+        ? (alerted ?? shadowed)
+        : Promise.all([alerted, shadowed]);
     await Promise.all([
       deadLetters.length === 0 ? undefined : writers.deadLetters.write(deadLetters),
       vectors.length === 0 ? undefined : writers.features.write(vectors),
       predictions.length === 0
-        ? alerted
-        : (alerted ?? Promise.resolve()).then(() => writers.predictions.write(predictions)),
+        ? before
+        : (before ?? Promise.resolve()).then(() => writers.predictions.write(predictions)),
     ]);
     for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
     metrics.predictions.inc(predictions.length);

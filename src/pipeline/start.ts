@@ -14,8 +14,9 @@ import {
   createPackageBatcher,
   loadModelPackage,
   resolveFollowedPackage,
+  type HotSwapScorer,
 } from '../score/index.js';
-import { errorMessage } from '../shared/errors.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
 import { withRetry } from '../shared/retry.js';
 import type { Logger } from '../shared/logger.js';
 import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
@@ -26,12 +27,15 @@ import {
   migrate,
   predictionsFormat,
   quoteIdent,
+  shadowPredictionsFormat,
   TABLES,
   type FeatureVectorRow,
   type PredictionRow,
+  type ShadowPredictionRow,
 } from '../sink/index.js';
 import { createEngine, ENGINE_INPUTS, type Engine } from './engine.js';
 import { composeReadiness, startOpsServer, type OpsServer } from './ops-server.js';
+import { createShadow } from './shadow.js';
 import {
   createAlertEncoder,
   createRiskAlerts,
@@ -98,8 +102,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       // Every run of a group goes to the worker at once: a result is handled only when the main thread
       // is between two Kafka batches, so runs sent one after the other each waited for a batch (measured:
       // 430 ms for 1,589 rows in 4 runs during a backlog, against 10 ms of ONNX time).
-      createBatcher: (p) =>
-        createPackageBatcher(p, { maxRows: config.score.maxRows, maxWaitMs: 0, maxRunsInFlight: 64 }),
+      createBatcher: runBatcher(config),
       watchDir: modelWatchDir,
       pollMs: config.score.modelPollMs,
       reloadSignal: 'SIGHUP',
@@ -108,7 +111,15 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     });
     // Closed on a failed start whichever of the two failed (a scorer that did not start closes nothing).
     closers.push(() => scorerStarted.then((b) => b.close()).catch(() => undefined));
-    const [batcher, report] = await Promise.all([scorerStarted, migrate(ch, database)]);
+    // The shadow (shadow.ts): a package that cannot be loaded fails the start like PDM_MODEL_DIR would; once
+    // running, a new shadow package that fails validation is refused and the old shadow keeps scoring.
+    const shadowStarted = startShadowScorer(config, log, metrics.registry);
+    closers.push(() => shadowStarted.then((b) => b?.close()).catch(() => undefined));
+    const [batcher, report, shadowScorer] = await Promise.all([
+      scorerStarted,
+      migrate(ch, database),
+      shadowStarted,
+    ]);
     const caps = report.server;
     registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });
     const db = quoteIdent(database);
@@ -244,6 +255,20 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     });
     const registry = createSchemaRegistryClient(config.registry);
     const alerts = buildRiskAlerts(registry);
+    const shadow =
+      shadowScorer === undefined
+        ? undefined
+        : createShadow({
+            scorer: shadowScorer,
+            writer: createBatchWriter<ShadowPredictionRow>({
+              ...sinkOpts,
+              format: shadowPredictionsFormat(caps),
+              table: `${db}.${TABLES.shadowPredictions}`,
+              ...observe(TABLES.shadowPredictions),
+            }),
+            log,
+            registry: metrics.registry,
+          });
     const engine = createEngine({
       config,
       log,
@@ -255,6 +280,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       caps,
       writers,
       alerts,
+      ...(shadow === undefined ? {} : { shadow }),
     });
     readiness = composeReadiness([
       { name: 'engine', check: () => (engine.ready() ? undefined : 'no partitions assigned yet') },
@@ -273,6 +299,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     ]);
     const details = {
       model: pkg.modelVersion,
+      ...(shadowScorer === undefined ? {} : { shadow: shadowScorer.modelVersion }),
       metrics: `${ops.url}/metrics`,
       clickhouse: caps.version,
       topics: config.kafka.topics,
@@ -302,6 +329,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
           await engine.stop();
           await producer.close();
           await batcher.close();
+          await shadowScorer?.close();
           await ch.close();
           await ops.close();
         })();
@@ -309,4 +337,43 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       },
     };
   }
+}
+
+/** Micro-batcher settings of `run` (see the comment where the live scorer is built). */
+function runBatcher(config: Config) {
+  return (p: Parameters<typeof createPackageBatcher>[0]) =>
+    createPackageBatcher(p, { maxRows: config.score.maxRows, maxWaitMs: 0, maxRunsInFlight: 64 });
+}
+
+/** The shadow model's scorer (PDM_SHADOW_MODEL_DIR, followed like PDM_MODEL_WATCH_DIR); undefined when unset. */
+async function startShadowScorer(
+  config: Config,
+  log: Logger,
+  registry: EngineMetrics['registry'],
+): Promise<HotSwapScorer | undefined> {
+  const dir = config.score.shadowModelDir;
+  if (dir === undefined) return undefined;
+  let pkg: Awaited<ReturnType<typeof loadModelPackage>>;
+  try {
+    pkg = await loadModelPackage(await resolveFollowedPackage(dir));
+  } catch (err) {
+    // Named, so that the operator knows which of the two model settings is wrong.
+    if (err instanceof ConfigError)
+      throw new ConfigError(`PDM_SHADOW_MODEL_DIR: ${err.message}`, {
+        code: err.code,
+        stage: 'score',
+        cause: err,
+      });
+    throw err;
+  }
+  return createHotSwapScorer({
+    initial: pkg,
+    createBatcher: runBatcher(config),
+    watchDir: dir,
+    pollMs: config.score.modelPollMs,
+    reloadSignal: 'SIGHUP',
+    log,
+    registry,
+    role: 'shadow',
+  });
 }

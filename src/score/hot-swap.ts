@@ -58,6 +58,11 @@ export interface HotSwapScorerOptions {
    * a candidate with no rows to try is refused.
    */
   readonly smokeRows?: readonly ScoreInputRow[];
+  /**
+   * Which model this scorer holds: `live` (the engine's, metrics `pdm_model_*`) or `shadow` (PDM_SHADOW_MODEL_DIR,
+   * metrics `pdm_shadow_model_*`, so that both can share one registry). @default 'live'
+   */
+  readonly role?: 'live' | 'shadow';
 }
 
 export interface HotSwapScorer {
@@ -95,20 +100,22 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
   const spec = options.spec ?? RUNNING_SPEC;
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   const registers = options.registry === undefined ? [] : [options.registry];
+  const role = options.role ?? 'live';
+  const prefix = role === 'live' ? 'pdm_model' : 'pdm_shadow_model';
   const info = new Gauge({
-    name: 'pdm_model_info',
-    help: 'The live model package: 1 for its version (name/version)',
+    name: `${prefix}_info`,
+    help: `The ${role} model package: 1 for its version (name/version)`,
     labelNames: ['version'],
     registers,
   });
   const reloads = new Counter({
-    name: 'pdm_model_reloads_total',
-    help: 'Switches to a new model package without a restart',
+    name: `${prefix}_reloads_total`,
+    help: `Switches to a new ${role} model package without a restart`,
     registers,
   });
   const failures = new Counter({
-    name: 'pdm_model_reload_failures_total',
-    help: 'Model packages refused while the live one kept scoring, by reason (follow, invalid, incompatible, version, smoke)',
+    name: `${prefix}_reload_failures_total`,
+    help: `${role === 'live' ? 'Model' : 'Shadow model'} packages refused while the ${role} one kept scoring, by reason (follow, invalid, incompatible, version, smoke)`,
     labelNames: ['reason'],
     registers,
   });
@@ -135,8 +142,8 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
       refused = { key, reason, message };
       failures.inc({ reason });
       log.error(
-        { dir, reason, err: message, live: live.pkg.modelVersion },
-        'model package refused; the live model keeps scoring',
+        { dir, reason, err: message, role, live: live.pkg.modelVersion },
+        `${role} model package refused; the ${role} model keeps scoring`,
       );
     }
     return { kind: 'refused', reason, message, repeated };
@@ -208,7 +215,10 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
     info.reset();
     info.set({ version: pkg.modelVersion }, 1);
     reloads.inc();
-    log.info({ from: old.pkg.modelVersion, to: pkg.modelVersion, dir }, 'model package switched');
+    log.info(
+      { from: old.pkg.modelVersion, to: pkg.modelVersion, dir, role },
+      `${role} model package switched`,
+    );
     // Queued rows of the old batcher are scored before its session closes (see the file comment).
     await old.batcher.close().catch((err: unknown) => {
       // The old session is no longer used: a failed close leaks at most a worker until exit.

@@ -24,6 +24,14 @@ export {
   type RowBinaryColumn,
   type RowBinaryType,
 } from './row-binary.js';
+export {
+  parseShadowAgreement,
+  SHADOW_AGREEMENT_VIEW,
+  shadowAgreementSelect,
+  shadowPredictionsFormat,
+  type ShadowAgreement,
+  type ShadowPredictionRow,
+} from './shadow.js';
 export { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export {
   createFeatureVectorReader,

@@ -10,6 +10,7 @@ import { ConfigError, PdmError } from '../shared/errors.js';
 import { grantAccess, type AccessReport } from './access.js';
 import { quoteIdent } from './bind.js';
 import type { ClickHouseConnection, ServerCapabilities } from './clickhouse.js';
+import { SHADOW_AGREEMENT_VIEW, shadowAgreementSelect, shadowTableDdl } from './shadow.js';
 import { formatInstant, TABLES, type FeatureSetRow } from './tables.js';
 
 export interface Migration {
@@ -251,6 +252,17 @@ GROUP BY reason, topic`,
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(bucket_ts)
 ORDER BY (machine_id, component, bucket_ts, state)`,
+      ];
+    },
+  },
+  {
+    version: 8,
+    name: 'shadow_predictions and the shadow_agreement view: a second model scoring every row apart (shadow)',
+    statements(db, caps) {
+      const d = quoteIdent(db);
+      return [
+        shadowTableDdl(db, types(caps)),
+        `CREATE VIEW IF NOT EXISTS ${d}.${SHADOW_AGREEMENT_VIEW} AS\n${shadowAgreementSelect(db)}`,
       ];
     },
   },

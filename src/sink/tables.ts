@@ -14,6 +14,8 @@ export const TABLES = {
   featureSets: 'feature_sets',
   deadLetters: 'dead_letters',
   riskAlerts: 'risk_alerts',
+  /** Shadow scoring (src/sink/shadow.ts, migration 8). */
+  shadowPredictions: 'shadow_predictions',
 } as const;
 
 export interface PredictionRow {

@@ -42,16 +42,21 @@ import {
   formatInstant,
   migrate,
   MIGRATIONS,
+  parseShadowAgreement,
   predictionsFormat,
   quoteString,
+  SHADOW_AGREEMENT_VIEW,
+  shadowPredictionsFormat,
   TABLES,
   type ClickHouseConnection,
   type FeatureVectorRow,
   type PredictionRow,
   type RowBinaryFormat,
   type ServerCapabilities,
+  type ShadowPredictionRow,
 } from '../../src/sink/index.js';
 import { startChdb, serveChdbHttp, type ChdbEngine, type ChdbHttp } from '../support/chdb.js';
+import { runCliInProcess } from '../support/cli-in-process.js';
 import { staticSites } from '../support/clickhouse-sites.js';
 import { dashboardQueries, expandClickHouseQuery, isClickHouse } from '../support/grafana-dashboards.js';
 
@@ -769,6 +774,88 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
     expect(await serverReads(TABLES.predictions, widerCopy, predictions)).not.toEqual([]);
     expect(await serverReads(TABLES.predictions, sameWidth, predictions)).not.toEqual([]);
     expect(await serverReads(TABLES.featureVectors, legacy, featureVectors)).not.toEqual([]);
+  });
+
+  it('shadow scoring (issue 13): shadow rows as the engine writes them, the agreement view, report --shadow', async () => {
+    const from = http.statements.length;
+    await migrate(ch, DB);
+    const shadowVersion = 'chdb-shadow-ü';
+    const bucketMs = Date.UTC(2032, 0, 1); // keys of no other test
+    // Four rows: the shadow agrees on the class of rows 0 and 2; |Δp(comp1)| = 0, 0.25, 0.5, 0.125.
+    const liveComp1 = [0.5, 0.25, 0.5, 0.125];
+    const shadowComp1 = [0.5, 0.5, 0, 0.25];
+    const rows: ShadowPredictionRow[] = [0, 1, 2, 3].map((i) => ({
+      machine_id: 4_100_000_000 + i,
+      bucket_ts: formatDateTime(bucketMs + i * 12 * HOUR_MS),
+      p_none: 1 - (shadowComp1[i] ?? 0),
+      p_comp1: shadowComp1[i] ?? 0,
+      p_comp2: 0,
+      p_comp3: 0,
+      p_comp4: 0,
+      predicted_class: ['none', 'none', 'none', 'comp1'][i] ?? '',
+      predicted_index: i === 3 ? 1 : 0,
+      alert: i === 1 ? 1 : 0,
+      alert_class: i === 1 ? 'comp1' : 'none',
+      alert_components: i === 1 ? ['comp1'] : [],
+      warming_up: i === 0 ? 1 : 0,
+      model_version: shadowVersion,
+      spec_hash: SPEC_HASH,
+      scored_at: formatInstant(bucketMs, caps),
+      source_topic: 'pdm.telemetry',
+      source_partition: 1,
+      source_offset: String(100 + i),
+      engine_version: 'test',
+      live_model_version: MODEL,
+      live_p_none: 1 - (liveComp1[i] ?? 0),
+      live_p_comp1: liveComp1[i] ?? 0,
+      live_p_comp2: 0,
+      live_p_comp3: 0,
+      live_p_comp4: 0,
+      live_predicted_class: ['none', 'comp1', 'none', 'none'][i] ?? '',
+      live_alert: i === 1 || i === 3 ? 1 : 0,
+      live_alert_components: i === 1 || i === 3 ? ['comp1'] : [],
+    }));
+    expect(
+      await storedAndReadBack(TABLES.shadowPredictions, shadowPredictionsFormat(caps), rows, shadowVersion),
+    ).toEqual([]);
+    const view = await ch.query<Record<string, unknown>>(
+      `SELECT * FROM ${DB}.${SHADOW_AGREEMENT_VIEW} WHERE shadow_model_version = {v:String}`,
+      { v: shadowVersion },
+    );
+    expect(view.map(parseShadowAgreement)).toEqual([
+      {
+        shadow_model_version: shadowVersion,
+        live_model_version: MODEL,
+        rows: 4,
+        warming_up_rows: 1,
+        first_bucket: '2032-01-01 00:00:00',
+        last_bucket: '2032-01-02 12:00:00',
+        same_class_share: 0.5,
+        mean_abs_dp: { none: 0.21875, comp1: 0.21875, comp2: 0, comp3: 0, comp4: 0 },
+        // quantileExact(0.99) of 4 values: the element at ⌊0.99 · 4⌋ = 3 in order, the largest.
+        p99_abs_dp: { none: 0.5, comp1: 0.5, comp2: 0, comp3: 0, comp4: 0 },
+        live_alert_rows: 2,
+        shadow_alert_rows: 1,
+        both_alert_rows: 1,
+        live_alerts: { comp1: 2, comp2: 0, comp3: 0, comp4: 0 },
+        shadow_alerts: { comp1: 1, comp2: 0, comp3: 0, comp4: 0 },
+        both_alerts: { comp1: 1, comp2: 0, comp3: 0, comp4: 0 },
+      },
+    ]);
+    const env = { CLICKHOUSE_URL: http.url, CLICKHOUSE_DATABASE: DB };
+    const all = await runCliInProcess(['report', '--shadow'], env);
+    expect(all.code, all.out).toBe(0);
+    expect(all.out).toContain(`shadow ${shadowVersion} vs live ${MODEL}: 4 rows`);
+    expect(all.out).toContain('same most likely class (argmax): 50.0 %');
+    // Machine 4 100 000 003's latest (only) bucket: live alerts for comp1, the shadow does not.
+    expect(all.out).toMatch(/machine 4100000003 {2}2032-01-02 12:00:00 {2}live: comp1 {2}shadow: no alert/);
+    const range = await runCliInProcess(
+      ['report', '--shadow', '--from', '2032-01-01T12:00:00Z', '--to', '2032-01-02T00:00:00Z'],
+      env,
+    );
+    expect(range.code, range.out).toBe(0);
+    expect(range.out).toContain(`shadow ${shadowVersion} vs live ${MODEL}: 1 rows`);
+    expect(failures(from)).toEqual([]);
   });
 
   it('every ClickHouse call site in src/ ran above (add a driver here for new SQL)', () => {

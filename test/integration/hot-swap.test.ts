@@ -17,14 +17,10 @@
  * the engine's rows of every model version; planned by version 2 alone it replayed every partition from
  * the earliest offset and every bucket of part 1 got a second row).
  */
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startEngine, type RunningEngine } from '../../src/pipeline/start.js';
 import { DAY_MS } from '../../src/shared/records.js';
 import { quoteIdent } from '../../src/sink/index.js';
 import {
@@ -36,17 +32,8 @@ import {
   messageFor,
   waitConsumed,
 } from '../e2e/handmade.js';
-import {
-  engineReady,
-  expectStreamedSameAsBatch,
-  metricsText,
-  metricSum,
-  useE2eRun,
-  waitFor,
-  type E2eEnv,
-  type EngineProcess,
-} from '../e2e/support.js';
-import { testConfig } from '../support/stack-env.js';
+import { metric, startInProcess } from '../e2e/in-process.js';
+import { engineReady, expectStreamedSameAsBatch, useE2eRun, waitFor, type E2eEnv } from '../e2e/support.js';
 import { DEFAULT_PACKAGE } from '../unit/score/package-fixtures.js';
 
 const START = Date.UTC(2026, 5, 1);
@@ -89,13 +76,6 @@ function setCurrent(root: string, dirName: string): void {
   renameSync(path.join(root, 'current.tmp'), path.join(root, 'current'));
 }
 
-async function metric(e: E2eEnv, name: string, labels = ''): Promise<number> {
-  const text = await metricsText(e.httpPort);
-  if (labels === '') return metricSum(text, name);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 interface VersionRow {
   k: string;
   versions: string[];
@@ -110,40 +90,6 @@ async function predictionsByBucket(e: E2eEnv): Promise<Map<string, VersionRow>> 
 FROM ${quoteIdent(e.database)}.predictions GROUP BY k`,
   );
   return new Map(rows.map((r) => [r.k, { ...r, n: Number(r.n) }]));
-}
-
-/**
- * The engine in this process, with its log lines kept, and a stand-in for the child process that
- * `waitConsumed` watches (it "exits" when the engine fails).
- */
-async function startInProcess(env: Record<string, string>): Promise<{
-  running: RunningEngine;
-  handle: EngineProcess;
-  logLines: () => string[];
-}> {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out.push(chunk.toString());
-      cb();
-    },
-  });
-  const config = testConfig(env);
-  const running = await startEngine(config, pino({ level: 'info' }, stream));
-  const proc = { exitCode: null as number | null, signalCode: null };
-  running.engine.done.catch(() => {
-    proc.exitCode = 1;
-  });
-  const logLines = () => out.join('').split('\n');
-  const handle: EngineProcess = {
-    proc: proc as unknown as ChildProcess,
-    output: () => logLines().join('\n'),
-    exited: running.engine.done.then(
-      () => 0,
-      () => 1,
-    ),
-  };
-  return { running, handle, logLines };
 }
 
 describe('issue 13: hot-swap of the model package in a running engine', () => {

@@ -127,10 +127,18 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-async function start(watchDir: string, extra: { pollMs?: number; reloadSignal?: NodeJS.Signals } = {}) {
+async function start(
+  watchDir: string,
+  extra: {
+    pollMs?: number;
+    reloadSignal?: NodeJS.Signals;
+    role?: 'live' | 'shadow';
+    registry?: Registry;
+  } = {},
+) {
   const sessions = fakeSessions();
   const { log, lines } = capturingLogger();
-  const registry = new Registry();
+  const registry = extra.registry ?? new Registry();
   const initial = await loadModelPackage(await resolveFollowedPackage(watchDir));
   const scorer = await createHotSwapScorer({
     initial,
@@ -140,6 +148,7 @@ async function start(watchDir: string, extra: { pollMs?: number; reloadSignal?: 
     reloadSignal: extra.reloadSignal,
     log,
     registry,
+    ...(extra.role === undefined ? {} : { role: extra.role }),
   });
   open.push(scorer);
   const metric = async (name: string, labels: Record<string, string> = {}) => {
@@ -182,6 +191,11 @@ describe('following a model directory', () => {
     const pkg = writePackage(root, '1');
     expect(await resolveFollowedPackage(pkg)).toBe(pkg);
     await expect(resolveFollowedPackage(versionsDir())).rejects.toMatchObject({ code: 'MODEL_FOLLOW' });
+    // A file, not a directory: a ConfigError naming it (was a bare ENOTDIR, exit 1 with a stack trace).
+    await expect(resolveFollowedPackage(path.join(pkg, 'model.json'))).rejects.toMatchObject({
+      code: 'MODEL_FOLLOW',
+      message: expect.stringContaining('is neither a model package nor a directory of versions') as string,
+    });
   });
 
   it("fingerprints change with the package's files", async () => {
@@ -221,7 +235,32 @@ describe('hot-swap scorer', () => {
     expect(await modelInfo()).toEqual(['pdm-default/2']);
     expect(await metric('pdm_model_reloads_total')).toBe(1);
     expect(await metric('pdm_model_reload_failures_total')).toBe(0);
-    expect(lines().filter((l) => l.msg === 'model package switched')).toHaveLength(1);
+    expect(lines().filter((l) => l.msg === 'live model package switched')).toHaveLength(1);
+  });
+
+  it('a shadow scorer shares the registry with the live one under pdm_shadow_model_* and says so in its logs', async () => {
+    const registry = new Registry();
+    const liveRoot = versionsDir();
+    writePackage(liveRoot, '1');
+    const shadowRoot = versionsDir();
+    writePackage(shadowRoot, '7');
+    await start(liveRoot, { registry });
+    const shadow = await start(shadowRoot, { registry, role: 'shadow' });
+    writePackage(shadowRoot, '8');
+    expect(await shadow.scorer.check()).toEqual({
+      kind: 'swapped',
+      from: 'pdm-default/7',
+      to: 'pdm-default/8',
+    });
+    const info = async (name: string) =>
+      ((await registry.getSingleMetric(name)?.get())?.values ?? [])
+        .filter((v) => v.value === 1)
+        .map((v) => v.labels['version']);
+    expect(await info('pdm_model_info')).toEqual(['pdm-default/1']);
+    expect(await info('pdm_shadow_model_info')).toEqual(['pdm-default/8']);
+    expect(await shadow.metric('pdm_shadow_model_reloads_total')).toBe(1);
+    expect(await shadow.metric('pdm_model_reloads_total')).toBe(0);
+    expect(shadow.lines().filter((l) => l.msg === 'shadow model package switched')).toHaveLength(1);
   });
 
   it('a call started after the switch uses the new model even while the old one drains', async () => {
@@ -283,7 +322,7 @@ describe('hot-swap scorer', () => {
       expect(await metric('pdm_model_reload_failures_total', { reason: c.reason })).toBe(1);
       expect(await metric('pdm_model_reload_failures_total')).toBe(1);
       expect(await metric('pdm_model_reloads_total')).toBe(0);
-      const refusedLines = lines().filter((l) => l.msg.startsWith('model package refused'));
+      const refusedLines = lines().filter((l) => l.msg.startsWith('live model package refused'));
       expect(refusedLines).toHaveLength(1);
       expect(refusedLines[0]).toMatchObject({ reason: c.reason, live: 'pdm-default/1' });
       expect(scorer.modelVersion).toBe('pdm-default/1');
@@ -415,7 +454,7 @@ describe('hot-swap scorer with onnxruntime sessions (worker threads)', () => {
     });
     writePackage(root, '3', { onnxBytes: Buffer.from('this is not an ONNX model') });
     expect(await scorer.check()).toMatchObject({ kind: 'refused', reason: 'smoke' });
-    expect(lines().filter((l) => l.msg.startsWith('model package refused'))).toHaveLength(1);
+    expect(lines().filter((l) => l.msg.startsWith('live model package refused'))).toHaveLength(1);
     expect((await scorer.score(fixtureRows.slice(0, 2))).map((r) => r.modelVersion)).toEqual([
       'pdm-default/2',
       'pdm-default/2',

@@ -1,0 +1,219 @@
+/**
+ * Shadow scoring in the flow (src/pipeline/shadow.ts): the shadow scores every group with the live model,
+ * its rows carry the live answer of the same row and are acknowledged before the group's live predictions
+ * are sent (the restore resumes after the latest live prediction), and a shadow that fails costs its rows
+ * only: the live rows are written and the emission settles.
+ */
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { CLASSES, FEATURE_COUNT, type FeatureRow } from '../../../src/features/index.js';
+import { createFlow, type Emission } from '../../../src/pipeline/flow.js';
+import type { RowScorer, ScoredLike, SourceCoordinates } from '../../../src/pipeline/outputs.js';
+import { createShadow, shadowRow, type Shadow } from '../../../src/pipeline/shadow.js';
+import type { Logger } from '../../../src/shared/logger.js';
+import { createEngineMetrics } from '../../../src/shared/metrics.js';
+import { createBatchWriter, quoteIdent, TABLES, type ShadowPredictionRow } from '../../../src/sink/index.js';
+import { createFakeClickHouse, MODERN_CAPS, type FakeClickHouse } from './fake-clickhouse.js';
+import { createTestScorer, createTestWriters, DATABASE, H, MODEL_VERSION, T0 } from './harness.js';
+import { drain, track } from './settle.js';
+
+const AT: SourceCoordinates = { topic: 'u.telemetry', partition: 2, offset: '77' };
+const SHADOW_VERSION = 'unit-shadow@2';
+
+function featureRow(machineId: number, bucketMs: number): FeatureRow {
+  return { machineId, bucketMs, values: new Float64Array(FEATURE_COUNT).fill(machineId) };
+}
+
+function emission(rows: readonly FeatureRow[]): Emission {
+  return { at: AT, rows, deadLetters: [], receivedAtMs: Date.now() };
+}
+
+const ROWS = [featureRow(7, T0 + 12 * H), featureRow(8, T0 + 12 * H), featureRow(9, T0 + 24 * H)];
+
+/** A shadow scorer: P(comp3) = machineId / 100, alerting for comp3 on machine 8 only; or failing. */
+function shadowScorer(behaviour: { fail?: string; short?: boolean } = {}): RowScorer & { calls: number } {
+  const scorer = {
+    calls: 0,
+    modelVersion: SHADOW_VERSION,
+    score(rows: readonly FeatureRow[]): Promise<readonly ScoredLike[]> {
+      scorer.calls++;
+      if (behaviour.fail !== undefined) return Promise.reject(new Error(behaviour.fail));
+      const out = rows.map((r) => ({
+        machineId: r.machineId,
+        bucketMs: r.bucketMs,
+        probabilities: [0.9, 0, 0, r.machineId / 100, 0],
+        predictedIndex: 0,
+        predictedClass: CLASSES[0],
+        alertMask: r.machineId === 8 ? 0b100 : 0,
+        alertClass: r.machineId === 8 ? 'comp3' : 'none',
+        warmingUp: false,
+        modelVersion: SHADOW_VERSION,
+      }));
+      return Promise.resolve(behaviour.short === true ? out.slice(1) : out);
+    },
+  };
+  return scorer;
+}
+
+function logLines(): { log: Logger; lines: () => { msg: string }[] } {
+  const out: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => out.push(s) });
+  return { log, lines: () => out.map((l) => JSON.parse(l) as { msg: string }) };
+}
+
+function setup(scorer: RowScorer) {
+  const ch = createFakeClickHouse();
+  const registry = new Registry();
+  const { log, lines } = logLines();
+  const shadow: Shadow = createShadow({
+    scorer,
+    writer: createBatchWriter<ShadowPredictionRow>({
+      ch,
+      table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
+      flushMs: 0,
+    }),
+    log,
+    registry,
+  });
+  const live = createTestScorer();
+  const metrics = createEngineMetrics({ defaultMetrics: false });
+  const flow = createFlow({
+    scorer: live,
+    writers: createTestWriters(ch),
+    caps: MODERN_CAPS,
+    metrics,
+    shadow,
+  });
+  const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
+  return { ch, flow, live, lines, value };
+}
+
+const stored = (ch: FakeClickHouse) => ch.stored<ShadowPredictionRow>('shadow_predictions');
+
+describe('shadow scoring in the flow', () => {
+  it('writes one shadow row per live row, with the live answer of the same row and both versions', async () => {
+    const { ch, flow, live, value } = setup(shadowScorer());
+    await flow.push(emission(ROWS));
+    const rows = stored(ch);
+    expect(rows.map((r) => [r.machine_id, r.bucket_ts])).toEqual(
+      ch
+        .stored<{ machine_id: number; bucket_ts: string }>('predictions')
+        .map((r) => [r.machine_id, r.bucket_ts]),
+    );
+    expect(rows).toHaveLength(3);
+    const r8 = rows[1];
+    // The test live scorer gives P(comp1) = machineId, P(comp2) = bucket / H; the shadow P(comp3) = id / 100.
+    expect(r8).toMatchObject({
+      machine_id: 8,
+      model_version: SHADOW_VERSION,
+      p_comp3: 0.08,
+      alert: 1,
+      alert_class: 'comp3',
+      alert_components: ['comp3'],
+      live_model_version: MODEL_VERSION,
+      live_p_none: 0.5,
+      live_p_comp1: 8,
+      live_p_comp2: (T0 + 12 * H) / H,
+      live_predicted_class: 'none',
+      live_alert: 0,
+      live_alert_components: [],
+      source_topic: AT.topic,
+      source_partition: AT.partition,
+      source_offset: AT.offset,
+    });
+    expect(live.calls).toHaveLength(1);
+    expect(await value('pdm_shadow_predictions_total')).toBe(3);
+    expect(await value('pdm_shadow_failures_total')).toBe(0);
+  });
+
+  it('sends the live predictions only after the shadow rows are acknowledged; the emission waits for both', async () => {
+    const { ch, flow } = setup(shadowScorer());
+    ch.hold();
+    const done = track(flow.push(emission(ROWS)));
+    await ch.insertsReached(1, 'shadow_predictions');
+    await drain(20);
+    expect(ch.inserts.some((i) => i.table === 'predictions')).toBe(false);
+    ch.pendingInserts()
+      .find((i) => i.table === 'shadow_predictions')
+      ?.ack();
+    await ch.insertsReached(1, 'predictions');
+    await drain(20);
+    expect(done.state()).toBe('pending');
+    ch.release();
+    await done.promise;
+    expect(stored(ch)).toHaveLength(3);
+  });
+
+  it.each([
+    ['throws', { fail: 'worker exited' }, 'worker exited'],
+    [
+      'answers the wrong number of rows',
+      { short: true },
+      'shadow scorer returned another number of results than rows',
+    ],
+  ] as const)(
+    'a shadow that %s: the live rows are written, no shadow rows, counted, logged once',
+    async (_, behaviour, message) => {
+      const scorer = shadowScorer(behaviour);
+      const { ch, flow, lines, value } = setup(scorer);
+      await flow.push(emission(ROWS));
+      await flow.push(emission([featureRow(10, T0 + 12 * H)]));
+      expect(ch.stored('predictions')).toHaveLength(4);
+      expect(stored(ch)).toEqual([]);
+      expect(scorer.calls).toBe(2);
+      expect(await value('pdm_shadow_failures_total')).toBe(2);
+      const errors = lines().filter((l) => l.msg.startsWith('shadow model failed to score a group'));
+      expect(errors).toHaveLength(1);
+      expect(JSON.stringify(errors[0])).toContain(message);
+    },
+  );
+
+  it('without a shadow nothing is written to shadow_predictions', async () => {
+    const ch = createFakeClickHouse();
+    const flow = createFlow({
+      scorer: createTestScorer(),
+      writers: createTestWriters(ch),
+      caps: MODERN_CAPS,
+      metrics: createEngineMetrics({ defaultMetrics: false }),
+    });
+    await flow.push(emission(ROWS));
+    expect(ch.inserts.map((i) => i.table)).not.toContain('shadow_predictions');
+  });
+});
+
+describe('shadowRow', () => {
+  it('is the shadow’s predictions row plus the live answer', () => {
+    const scored = (version: string, p: number[], mask: number): ScoredLike => ({
+      machineId: 3,
+      bucketMs: T0,
+      probabilities: p,
+      predictedIndex: 1,
+      predictedClass: 'comp1',
+      alertMask: mask,
+      alertClass: mask === 0 ? 'none' : 'comp1',
+      warmingUp: false,
+      modelVersion: version,
+    });
+    const row = shadowRow(
+      scored('s@1', [0.1, 0.6, 0.1, 0.1, 0.1], 0b1),
+      scored('l@1', [0.2, 0.5, 0.1, 0.1, 0.1], 0),
+      AT,
+      '2015-01-01 00:00:00.000',
+    );
+    expect(row).toMatchObject({
+      machine_id: 3,
+      bucket_ts: '2015-01-01 00:00:00',
+      model_version: 's@1',
+      p_comp1: 0.6,
+      alert: 1,
+      alert_components: ['comp1'],
+      live_model_version: 'l@1',
+      live_p_none: 0.2,
+      live_p_comp1: 0.5,
+      live_predicted_class: 'comp1',
+      live_alert: 0,
+      live_alert_components: [],
+    });
+  });
+});
