@@ -1,0 +1,164 @@
+/**
+ * What shadow scoring (PDM_SHADOW_MODEL_DIR, issue 13 item 4) costs the live path, on the running local
+ * stack (`npm run stack -- up`). Prints one JSON document.
+ *
+ *   npx tsx bench/shadow.ts [--machines 1000] [--days 30] [--repeat 2]
+ *
+ * One fleet is published once; then the engine (in this process, as `pdm-stream run` builds it) consumes
+ * the whole backlog several times from the same topics, each time with its own consumer group and
+ * database, in rotation so that a drift of the machine's load spreads over all variants:
+ * - `none`: no shadow;
+ * - `small`: the shadow is test/fixtures/models/pdm-shadow-1 (a different, smaller forest);
+ * - `same`: the shadow is a copy of the live package under another version (the same ONNX cost as live).
+ *
+ * For each run: backlog seconds and events/s until every closable bucket is written, the live model's ONNX
+ * seconds (`pdm_inference_seconds` sum), and the shadow's own cost: its ONNX seconds
+ * (`pdm_shadow_inference_seconds` sum) and its ClickHouse insert seconds (shadow_predictions). The claim to
+ * check: backlog seconds with a shadow − without ≤ the shadow's own cost. A first run without a shadow is not
+ * counted (JIT and module loading).
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../src/config/index.js';
+import { startEngine } from '../src/pipeline/index.js';
+import { silentLogger } from '../src/shared/logger.js';
+import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { expectedPredictions, loadAverage, machineInfo, printJson, publishFleet } from './fleet.js';
+
+const { values: args } = parseArgs({
+  options: {
+    machines: { type: 'string', default: '1000' },
+    days: { type: 'string', default: '30' },
+    /** Runs of each variant. */
+    repeat: { type: 'string', default: '2' },
+  },
+});
+const machines = Number(args.machines);
+const days = Number(args.days);
+const repeat = Number(args.repeat);
+
+const root = path.resolve(import.meta.dirname, '..');
+const LIVE = path.join(root, 'models/pdm-default/1');
+const SMALL = path.join(root, 'test/fixtures/models/pdm-shadow-1');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'pdm-bench-shadow-'));
+const SAME = path.join(tmp, 'same');
+cpSync(LIVE, SAME, { recursive: true });
+const metaFile = path.join(SAME, 'model.json');
+const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+writeFileSync(metaFile, JSON.stringify({ ...meta, version: '1-bench-shadow-copy' }));
+
+const VARIANTS = { none: undefined, small: SMALL, same: SAME } as const;
+type Variant = keyof typeof VARIANTS;
+
+const loadBefore = loadAverage();
+const fleet = await publishFleet({ machines, days });
+const { records, startMs, endMs } = fleet;
+const expected = expectedPredictions(fleet.config, { machines, startMs, endMs });
+
+interface Run {
+  readonly variant: Variant;
+  readonly backlogSeconds: number;
+  readonly eventsPerSecond: number;
+  readonly liveOnnxSeconds: number;
+  readonly shadowOnnxSeconds: number;
+  readonly shadowInsertSeconds: number;
+  readonly shadowRows: number;
+  readonly loadAverage: number[];
+}
+
+/** Sum of a histogram's `_sum` sample (all label sets). */
+async function histogramSum(running: Awaited<ReturnType<typeof startEngine>>, name: string, table?: string) {
+  const m = running.metrics.registry.getSingleMetric(name);
+  if (m === undefined) return 0;
+  const { values } = await m.get();
+  // Histogram samples carry their series name (`_bucket`, `_sum`, `_count`); prom-client's type omits it.
+  return (values as ((typeof values)[number] & { metricName?: string })[])
+    .filter((v) => v.metricName === `${name}_sum` && (table === undefined || v.labels['table'] === table))
+    .reduce((s, v) => s + v.value, 0);
+}
+
+async function backlog(variant: Variant, i: number): Promise<Run> {
+  const shadowDir = VARIANTS[variant];
+  const base = fleet.config;
+  const config: Config = loadConfig({
+    ...process.env,
+    // The fleet's topics: benchConfig names them `<prefix>telemetry` and so on.
+    PDM_TOPIC_PREFIX: base.kafka.topics.telemetry.slice(0, -'telemetry'.length),
+    PDM_GROUP_ID: `${base.kafka.groupId}-${i}`,
+    CLICKHOUSE_DATABASE: `${base.clickhouse.database}_${i}`,
+    PDM_HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ...(shadowDir === undefined ? {} : { PDM_SHADOW_MODEL_DIR: shadowDir }),
+  });
+  const ch = createClickHouse(config.clickhouse);
+  const db = quoteIdent(config.clickhouse.database);
+  const count = async (table: string) =>
+    Number(
+      (await ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.${table} FINAL`))[0]?.n ?? 0,
+    );
+  const load = loadAverage();
+  const t0 = performance.now();
+  const running = await startEngine(config, silentLogger);
+  while ((await count('predictions')) < expected) await sleep(100);
+  const backlogSeconds = (performance.now() - t0) / 1000;
+  const run: Run = {
+    variant,
+    backlogSeconds: Number(backlogSeconds.toFixed(2)),
+    eventsPerSecond: Math.round(records / backlogSeconds),
+    liveOnnxSeconds: Number((await histogramSum(running, 'pdm_inference_seconds')).toFixed(3)),
+    shadowOnnxSeconds: Number((await histogramSum(running, 'pdm_shadow_inference_seconds')).toFixed(3)),
+    shadowInsertSeconds: Number(
+      (await histogramSum(running, 'pdm_clickhouse_write_seconds', 'shadow_predictions')).toFixed(3),
+    ),
+    shadowRows: variant === 'none' ? 0 : await count('shadow_predictions'),
+    loadAverage: load,
+  };
+  await running.stop();
+  await ch.exec(`DROP DATABASE IF EXISTS ${db}`);
+  await ch.close();
+  return run;
+}
+
+// One run first that is not counted: the first engine in a process also pays for JIT and module loading.
+const warmup = await backlog('none', 0);
+const runs: Run[] = [];
+let i = 1;
+for (let r = 0; r < repeat; r++) {
+  for (const variant of Object.keys(VARIANTS) as Variant[]) runs.push(await backlog(variant, i++));
+}
+await fleet.cleanup();
+rmSync(tmp, { recursive: true, force: true });
+
+const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+const of = (v: Variant) => runs.filter((r) => r.variant === v);
+const baseline = mean(of('none').map((r) => r.backlogSeconds));
+const summary = Object.fromEntries(
+  (['small', 'same'] as const).map((v) => {
+    const rs = of(v);
+    const slowdown = mean(rs.map((r) => r.backlogSeconds)) - baseline;
+    const ownCost = mean(rs.map((r) => r.shadowOnnxSeconds + r.shadowInsertSeconds));
+    return [
+      v,
+      {
+        meanBacklogSeconds: Number(mean(rs.map((r) => r.backlogSeconds)).toFixed(2)),
+        slowdownSeconds: Number(slowdown.toFixed(2)),
+        shadowOwnCostSeconds: Number(ownCost.toFixed(2)),
+        slowdownWithinOwnCost: slowdown <= ownCost,
+        everyLiveRowShadowed: rs.every((r) => r.shadowRows === expected),
+      },
+    ];
+  }),
+);
+printJson({
+  bench: 'shadow',
+  machine: machineInfo(),
+  loadAverage: { before: loadBefore, after: loadAverage() },
+  fleet: { machines, days, recordsConsumed: records, predictions: expected },
+  warmupBacklogSeconds: warmup.backlogSeconds,
+  baselineMeanBacklogSeconds: Number(baseline.toFixed(2)),
+  summary,
+  runs,
+});
