@@ -6,12 +6,14 @@
  */
 import { CLASSES } from '../features/index.js';
 import {
+  dateTimeRange,
   parseShadowAgreement,
   quoteIdent,
   shadowAgreementSelect,
   TABLES,
   type ClickHouseConnection,
   type QueryParams,
+  type QueryParamValue,
   type ShadowAgreement,
 } from '../sink/index.js';
 
@@ -31,23 +33,12 @@ interface Disagreement {
   live_alert_components: string[];
 }
 
-/** `bucket_ts` bounds in whole seconds; a bound at or before the epoch selects everything or nothing. */
+/** `bucket_ts` in [from, to): whole seconds (bucket ≥ fromMs ⇔ s ≥ ⌈fromMs/1000⌉, < toMs ⇔ s < ⌈toMs/1000⌉). */
 function rangeSql(opts: ShadowReportOptions): { where: string | undefined; params: QueryParams } {
   const clauses: string[] = [];
-  const params: Record<string, number> = {};
-  // Whole seconds (bucket_ts is a DateTime); current servers refuse the DateTime parameter 0.
-  const from = opts.fromMs === undefined ? undefined : Math.ceil(opts.fromMs / 1000);
-  if (from !== undefined && from > 0) {
-    clauses.push('bucket_ts >= {from:DateTime}');
-    params['from'] = from;
-  }
-  const to = opts.toMs === undefined ? undefined : Math.ceil(opts.toMs / 1000);
-  if (to !== undefined) {
-    if (to > 0) {
-      clauses.push('bucket_ts < {to:DateTime}');
-      params['to'] = to;
-    } else clauses.push('0');
-  }
+  const params: Record<string, QueryParamValue> = {};
+  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.ceil(ms / 1000));
+  dateTimeRange('bucket_ts', seconds(opts.fromMs), seconds(opts.toMs), clauses, params);
   return { where: clauses.length === 0 ? undefined : clauses.join(' AND '), params };
 }
 

@@ -3,7 +3,7 @@
  * SQL only as `{name:Type}` query parameters; the parameter names are ours (`reasons`, `id3_offset`, …).
  */
 import { parseIsoInstant } from '../shared/instant.js';
-import type { QueryParams } from '../sink/index.js';
+import { dateTimeRange, type QueryParams } from '../sink/index.js';
 
 /** A dead letter's place in Kafka (`--ids topic:partition:offset`). */
 export interface RecordId {
@@ -128,21 +128,14 @@ export function filterSql(filter: DeadLetterFilter): { where: string; params: Qu
     clauses.push('has({topics:Array(String)}, topic)');
     params['topics'] = filter.topics;
   }
-  // Whole seconds, rounded outward to include the edges: 18.16 stores dead_lettered_at in seconds. At or
-  // before the epoch there is no bound to send (a DateTime holds nothing earlier), and current servers
-  // refuse the DateTime parameter `0`.
-  const from = filter.fromMs === undefined ? undefined : Math.floor(filter.fromMs / 1000);
-  if (from !== undefined && from > 0) {
-    clauses.push('dead_lettered_at >= {from:DateTime}');
-    params['from'] = from;
-  }
-  const to = filter.toMs === undefined ? undefined : Math.ceil(filter.toMs / 1000);
-  if (to !== undefined) {
-    if (to > 0) {
-      clauses.push('dead_lettered_at < {to:DateTime}');
-      params['to'] = to;
-    } else clauses.push('0'); // before the epoch: nothing
-  }
+  // Whole seconds, rounded outward to include the edges: 18.16 stores dead_lettered_at in seconds.
+  dateTimeRange(
+    'dead_lettered_at',
+    filter.fromMs === undefined ? undefined : Math.floor(filter.fromMs / 1000),
+    filter.toMs === undefined ? undefined : Math.ceil(filter.toMs / 1000),
+    clauses,
+    params,
+  );
   if (filter.ids !== undefined && filter.ids.length > 0) {
     const any = filter.ids.map((id, i) => {
       params[`id${i}_topic`] = id.topic;

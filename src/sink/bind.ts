@@ -90,3 +90,28 @@ export function paramsForServer(sql: string, params: QueryParams): Record<string
   }
   return out;
 }
+
+/**
+ * `column >= {from:DateTime}` and `column < {to:DateTime}` for bounds in whole seconds (the caller rounds:
+ * inward or outward depends on the column's meaning), appended to `clauses` and `params`. At or before the
+ * epoch there is no lower bound to send (a DateTime holds nothing earlier; current servers refuse the
+ * DateTime parameter `0`), and an upper bound there selects nothing.
+ */
+export function dateTimeRange(
+  column: string,
+  fromS: number | undefined,
+  toS: number | undefined,
+  clauses: string[],
+  params: Record<string, QueryParamValue>,
+): void {
+  if (fromS !== undefined && fromS > 0) {
+    clauses.push(`${column} >= {from:DateTime}`);
+    params['from'] = fromS;
+  }
+  if (toS !== undefined) {
+    if (toS > 0) {
+      clauses.push(`${column} < {to:DateTime}`);
+      params['to'] = toS;
+    } else clauses.push('0');
+  }
+}

@@ -4,7 +4,14 @@ export {
   type ServerCapabilities,
   type ClickHouseOptions,
 } from './clickhouse.js';
-export { bindParams, quoteIdent, quoteString, type QueryParams, type QueryParamValue } from './bind.js';
+export {
+  bindParams,
+  dateTimeRange,
+  quoteIdent,
+  quoteString,
+  type QueryParams,
+  type QueryParamValue,
+} from './bind.js';
 export { migrate, MIGRATIONS, type Migration, type MigrationReport } from './migrations.js';
 export {
   ACCESS_ROLES,

@@ -7,7 +7,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startEngine, type RunningEngine } from '../../src/pipeline/start.js';
 import { testConfig } from '../support/stack-env.js';
-import { metricsText, metricSum, type E2eEnv, type EngineProcess } from './support.js';
+import type { FleetOptions } from '../../src/simulate/index.js';
+import { onTestFinished } from 'vitest';
+import { batchOver, createFramer, createTestProducer, fleetEvents, messageFor } from './handmade.js';
+import { engineReady, metricsText, metricSum, type E2eEnv, type EngineProcess } from './support.js';
 
 /** A metric of the engine's /metrics: the sum over all series, or the one series with exactly `labels`. */
 export async function metric(e: E2eEnv, name: string, labels = ''): Promise<number> {
@@ -49,4 +52,33 @@ export async function startInProcess(env: Record<string, string>): Promise<{
     ),
   };
   return { running, handle, logLines };
+}
+
+/**
+ * A simulated fleet, its batch-path rows at `nowMs` (the reference), a producer for its events, and the
+ * engine in this process, ready (stopped when the test ends unless `stop()` was called).
+ */
+export async function fleetRunInProcess(e: E2eEnv, fleet: FleetOptions, nowMs: number) {
+  const events = fleetEvents(fleet);
+  const expected = await batchOver(e, events, nowMs, 'all');
+  const framer = await createFramer(e);
+  const producer = await createTestProducer(e);
+  const started = await startInProcess(e.env);
+  let stopped = false;
+  onTestFinished(async () => {
+    if (!stopped) await started.running.stop();
+  });
+  await engineReady(e.httpPort);
+  return {
+    ...started,
+    events,
+    expected,
+    producer,
+    /** Publishes `part` of the fleet's events (framed as Avro for the engine's topics). */
+    send: (part: typeof events) => producer.send(part.map((ev) => messageFor(e, framer, ev))),
+    stop: async () => {
+      stopped = true;
+      await started.running.stop();
+    },
+  };
 }

@@ -17,8 +17,7 @@
  * the engine's rows of every model version; planned by version 2 alone it replayed every partition from
  * the earliest offset and every bucket of part 1 got a second row).
  */
-import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { DAY_MS } from '../../src/shared/records.js';
@@ -32,8 +31,9 @@ import {
   messageFor,
   waitConsumed,
 } from '../e2e/handmade.js';
-import { metric, startInProcess } from '../e2e/in-process.js';
+import { fleetRunInProcess, metric, startInProcess } from '../e2e/in-process.js';
 import { engineReady, expectStreamedSameAsBatch, useE2eRun, waitFor, type E2eEnv } from '../e2e/support.js';
+import { publishVersion, setCurrent } from '../support/model-versions.js';
 import { DEFAULT_PACKAGE } from '../unit/score/package-fixtures.js';
 
 const START = Date.UTC(2026, 5, 1);
@@ -43,38 +43,6 @@ const V1 = 'pdm-default/1';
 const V2 = 'pdm-default/2-hot-swap-test';
 
 const e2e = useE2eRun();
-
-/** Copies the committed package to `root/<dirName>` under `version`, then applies `edit` to model.json. */
-function publishVersion(
-  root: string,
-  dirName: string,
-  version: string,
-  edit: (meta: Record<string, unknown> & { onnx: Record<string, unknown> }) => void = () => undefined,
-): void {
-  const tmp = path.join(root, `.tmp-${dirName}`);
-  cpSync(DEFAULT_PACKAGE, tmp, { recursive: true });
-  const file = path.join(tmp, 'model.json');
-  const meta = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & {
-    onnx: Record<string, unknown>;
-  };
-  meta['version'] = version;
-  edit(meta);
-  if (typeof meta['onnxBytes'] === 'string') {
-    const bytes = Buffer.from(meta['onnxBytes']);
-    delete meta['onnxBytes'];
-    writeFileSync(path.join(tmp, 'model.onnx'), bytes);
-    meta.onnx['sha256'] = createHash('sha256').update(bytes).digest('hex');
-  }
-  writeFileSync(file, JSON.stringify(meta, null, 2));
-  // Written completely under a name without model.json at the top, then renamed: never read half-written.
-  renameSync(tmp, path.join(root, dirName));
-}
-
-/** Points `current` at `dirName` atomically (write, then rename over). */
-function setCurrent(root: string, dirName: string): void {
-  writeFileSync(path.join(root, 'current.tmp'), `${dirName}\n`);
-  renameSync(path.join(root, 'current.tmp'), path.join(root, 'current'));
-}
 
 interface VersionRow {
   k: string;
@@ -105,16 +73,16 @@ describe('issue 13: hot-swap of the model package in a running engine', () => {
       env: { ...e0.env, PDM_MODEL_WATCH_DIR: models, PDM_MODEL_POLL_MS: '500' },
     };
 
-    const events = fleetEvents(FLEET);
-    const expected = await batchOver(e, events, NOW, 'all');
-    const framer = await createFramer(e);
-    const producer = await createTestProducer(e);
-    const { running, handle: engine, logLines } = await startInProcess(e.env);
-    let stopped = false;
-    onTestFinished(async () => {
-      if (!stopped) await running.stop();
-    });
-    await engineReady(e.httpPort);
+    const {
+      events,
+      expected,
+      send,
+      producer,
+      handle: engine,
+      logLines,
+      running,
+      stop,
+    } = await fleetRunInProcess(e, FLEET, NOW);
     expect(await metric(e, 'pdm_model_info', `version="${V1}"`)).toBe(1);
 
     const ts = (ev: (typeof events)[number]) => eventTs(ev) ?? Number.NEGATIVE_INFINITY;
@@ -124,7 +92,7 @@ describe('issue 13: hot-swap of the model package in a running engine', () => {
     const part2 = events.filter((ev) => ts(ev) >= cut1 && ts(ev) < cut2);
     const part3 = events.filter((ev) => ts(ev) >= cut2);
 
-    await producer.send(part1.map((ev) => messageFor(e, framer, ev)));
+    await send(part1);
     await waitConsumed(e, engine);
     const beforeSwap = await predictionsByBucket(e);
     expect(beforeSwap.size).toBeGreaterThan(10);
@@ -142,7 +110,7 @@ describe('issue 13: hot-swap of the model package in a running engine', () => {
     expect(await metric(e, 'pdm_model_reloads_total')).toBe(1);
     expect(await metric(e, 'pdm_model_info', `version="${V1}"`)).toBe(0);
 
-    await producer.send(part2.map((ev) => messageFor(e, framer, ev)));
+    await send(part2);
     await waitConsumed(e, engine);
 
     // Two broken packages, picked up by the poll (500 ms): both refused, version 2 keeps scoring.
@@ -162,7 +130,7 @@ describe('issue 13: hot-swap of the model package in a running engine', () => {
         (await metric(e, 'pdm_model_reload_failures_total', 'reason="smoke"')) >= 1 ? true : undefined,
       30_000,
     );
-    await producer.send(part3.map((ev) => messageFor(e, framer, ev)));
+    await send(part3);
     await producer.close();
     await waitConsumed(e, engine);
     // Several polls later: still one count and one log line each.
@@ -191,8 +159,7 @@ FROM ${quoteIdent(e.database)}.feature_vectors FINAL`,
     );
     expect(vectors.filter((f) => f.v !== all.get(f.k)?.versions[0])).toEqual([]);
     expect(running.modelVersion).toBe(V2);
-    stopped = true;
-    await running.stop();
+    await stop();
   });
 
   it('after a restart right after a switch, re-scores none of the buckets the old version wrote', async () => {

@@ -11,26 +11,18 @@
  * vector (the first version) or equal the live ones (the copy); the `shadow_agreement` view equals the
  * agreement computed here from the rows; `report --shadow` prints it.
  */
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLASSES, SPEC_HASH } from '../../src/features/index.js';
 import { createPackageBatcher, loadModelPackage } from '../../src/score/index.js';
 import { DAY_MS } from '../../src/shared/records.js';
 import { parseShadowAgreement, quoteIdent, type ShadowAgreement } from '../../src/sink/index.js';
-import {
-  batchOver,
-  createFramer,
-  createTestProducer,
-  eventTs,
-  fleetEvents,
-  messageFor,
-  waitConsumed,
-} from '../e2e/handmade.js';
-import { metric, startInProcess } from '../e2e/in-process.js';
-import { engineReady, expectStreamedSameAsBatch, useE2eRun, waitFor, type E2eEnv } from '../e2e/support.js';
+import { eventTs, waitConsumed } from '../e2e/handmade.js';
+import { fleetRunInProcess, metric } from '../e2e/in-process.js';
+import { expectStreamedSameAsBatch, useE2eRun, waitFor, type E2eEnv } from '../e2e/support.js';
 import { runCliInProcess } from '../support/cli-in-process.js';
-import { DEFAULT_PACKAGE } from '../unit/score/package-fixtures.js';
+import { publishVersion, setCurrent } from '../support/model-versions.js';
 
 const SHADOW_PACKAGE = path.resolve(import.meta.dirname, '../fixtures/models/pdm-shadow-1');
 const START = Date.UTC(2026, 5, 1);
@@ -41,27 +33,6 @@ const S1 = 'pdm-shadow/1-fast-seed7';
 const S2 = 'pdm-default/2-shadow-copy';
 
 const e2e = useE2eRun();
-
-/** Copies `from` to `root/<dirName>` (through a dot name, then a rename), editing model.json. */
-function publish(
-  root: string,
-  from: string,
-  dirName: string,
-  edit: (m: Record<string, unknown>) => void,
-): void {
-  const tmp = path.join(root, `.tmp-${dirName}`);
-  cpSync(from, tmp, { recursive: true });
-  const file = path.join(tmp, 'model.json');
-  const meta = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  edit(meta);
-  writeFileSync(file, JSON.stringify(meta, null, 2));
-  renameSync(tmp, path.join(root, dirName));
-}
-
-function setCurrent(root: string, dirName: string): void {
-  writeFileSync(path.join(root, 'current.tmp'), `${dirName}\n`);
-  renameSync(path.join(root, 'current.tmp'), path.join(root, 'current'));
-}
 
 interface ShadowRowRead {
   k: string;
@@ -134,44 +105,40 @@ describe('issue 13: shadow scoring', () => {
     const e0 = await e2e.env();
     const shadows = path.join(e0.tmp, 'shadow-models');
     mkdirSync(shadows);
-    publish(shadows, SHADOW_PACKAGE, '1', () => undefined);
+    publishVersion(shadows, '1', '1-fast-seed7', () => undefined, SHADOW_PACKAGE);
     setCurrent(shadows, '1');
     const e: E2eEnv = {
       ...e0,
       env: { ...e0.env, PDM_SHADOW_MODEL_DIR: shadows, PDM_MODEL_POLL_MS: '500' },
     };
     const db = quoteIdent(e.database);
-    const events = fleetEvents(FLEET);
-    const expected = await batchOver(e, events, NOW, 'all');
-    const framer = await createFramer(e);
-    const producer = await createTestProducer(e);
-    const { running, handle: engine, logLines } = await startInProcess(e.env);
-    let stopped = false;
-    onTestFinished(async () => {
-      if (!stopped) await running.stop();
-    });
-    await engineReady(e.httpPort);
+    const {
+      events,
+      expected,
+      send,
+      producer,
+      handle: engine,
+      logLines,
+      stop,
+    } = await fleetRunInProcess(e, FLEET, NOW);
     expect(await metric(e, 'pdm_shadow_model_info', `version="${S1}"`)).toBe(1);
     expect(await metric(e, 'pdm_model_info', `version="${LIVE}"`)).toBe(1);
 
     const ts = (ev: (typeof events)[number]) => eventTs(ev) ?? Number.NEGATIVE_INFINITY;
     const cut = START + 4 * DAY_MS;
-    await producer.send(events.filter((ev) => ts(ev) < cut).map((ev) => messageFor(e, framer, ev)));
+    await send(events.filter((ev) => ts(ev) < cut));
     await waitConsumed(e, engine);
 
     // The shadow follows its directory: a copy of the live package under another version, then a package
     // of another spec hash (refused; the copy keeps shadowing).
-    publish(shadows, DEFAULT_PACKAGE, '2', (m) => (m['version'] = '2-shadow-copy'));
+    publishVersion(shadows, '2', '2-shadow-copy');
     setCurrent(shadows, '2');
     await waitFor(
       'the shadow switch to the copy',
       async () => ((await metric(e, 'pdm_shadow_model_info', `version="${S2}"`)) === 1 ? true : undefined),
       30_000,
     );
-    publish(shadows, DEFAULT_PACKAGE, '3', (m) => {
-      m['version'] = '3-other-spec';
-      m['specHash'] = '0'.repeat(64);
-    });
+    publishVersion(shadows, '3', '3-other-spec', (m) => (m['specHash'] = '0'.repeat(64)));
     setCurrent(shadows, '3');
     await waitFor(
       'the refusal of shadow version 3',
@@ -181,7 +148,7 @@ describe('issue 13: shadow scoring', () => {
           : undefined,
       30_000,
     );
-    await producer.send(events.filter((ev) => ts(ev) >= cut).map((ev) => messageFor(e, framer, ev)));
+    await send(events.filter((ev) => ts(ev) >= cut));
     await producer.close();
     await waitConsumed(e, engine);
 
@@ -314,7 +281,6 @@ FROM ${db}.feature_vectors FINAL WHERE spec_hash = {spec:String}`,
     expect(early.out).toContain(`shadow ${S1} vs live ${LIVE}`);
     expect(early.out).not.toContain(`shadow ${S2}`);
 
-    stopped = true;
-    await running.stop();
+    await stop();
   });
 });
