@@ -99,7 +99,7 @@ LIMIT {top:UInt32}`,
     { ...params, top: opts.top },
   );
   print(
-    `machines whose latest bucket the two models decide differently: ${differ.length === 0 ? 'none' : `${differ.length}${differ.length === opts.top ? ' (first shown)' : ''}`}`,
+    `machines whose latest bucket the two models decide differently: ${differ.length === 0 ? 'none' : differ.length === opts.top ? `${differ.length} or more (the first ${opts.top} shown; --top shows more)` : String(differ.length)}`,
   );
   const show = (c: readonly string[]) => (c.length === 0 ? 'no alert' : c.join(', '));
   for (const d of differ) {

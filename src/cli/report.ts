@@ -4,7 +4,7 @@ import { deadLetterDepth } from '../dlq/index.js';
 import { CLASSES } from '../features/index.js';
 import { loadModelPackage } from '../score/index.js';
 import { createClickHouse, quoteIdent, TABLES } from '../sink/index.js';
-import { integerOption, usageError } from './options.js';
+import { integerOption, USAGE_EXIT_CODE } from './options.js';
 import { printShadowReport } from './report-shadow.js';
 import { timeOption } from './rescore.js';
 
@@ -57,9 +57,12 @@ export function registerReportCommand(program: Command): void {
     )
     .option('--from <time>', 'with --shadow: first bucket included (ISO-8601 or epoch ms)', timeOption)
     .option('--to <time>', 'with --shadow: first bucket excluded (same forms as --from)', timeOption)
-    .action(async (opts: { top: number; shadow?: boolean; from?: number; to?: number }) => {
+    .action(async (opts: { top: number; shadow?: boolean; from?: number; to?: number }, cmd: Command) => {
+      const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: USAGE_EXIT_CODE });
       if (opts.shadow !== true && (opts.from !== undefined || opts.to !== undefined))
-        throw usageError('--from and --to select the buckets of --shadow; add --shadow');
+        usage('--from and --to select the buckets of --shadow; add --shadow');
+      if (opts.from !== undefined && opts.to !== undefined && opts.from >= opts.to)
+        usage('--from must be before --to (buckets in [from, to))');
       const config = loadConfig();
       const db = quoteIdent(config.clickhouse.database);
       const ch = createClickHouse(config.clickhouse);

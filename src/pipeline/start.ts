@@ -16,7 +16,7 @@ import {
   resolveFollowedPackage,
   type HotSwapScorer,
 } from '../score/index.js';
-import { ConfigError, errorMessage } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { withRetry } from '../shared/retry.js';
 import type { Logger } from '../shared/logger.js';
 import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
@@ -329,6 +329,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
           await engine.stop();
           await producer.close();
           await batcher.close();
+          await shadow?.close();
           await shadowScorer?.close();
           await ch.close();
           await ops.close();
@@ -353,27 +354,27 @@ async function startShadowScorer(
 ): Promise<HotSwapScorer | undefined> {
   const dir = config.score.shadowModelDir;
   if (dir === undefined) return undefined;
-  let pkg: Awaited<ReturnType<typeof loadModelPackage>>;
-  try {
-    pkg = await loadModelPackage(await resolveFollowedPackage(dir));
-  } catch (err) {
-    // Named, so that the operator knows which of the two model settings is wrong.
-    if (err instanceof ConfigError)
-      throw new ConfigError(`PDM_SHADOW_MODEL_DIR: ${err.message}`, {
-        code: err.code,
-        stage: 'score',
-        cause: err,
-      });
-    throw err;
-  }
-  return createHotSwapScorer({
-    initial: pkg,
+  const options = {
     createBatcher: runBatcher(config),
     watchDir: dir,
     pollMs: config.score.modelPollMs,
-    reloadSignal: 'SIGHUP',
+    reloadSignal: 'SIGHUP' as const,
     log,
     registry,
-    role: 'shadow',
-  });
+    role: 'shadow' as const,
+  };
+  // A shadow that cannot be used must not keep the live model from starting (a deleted candidate, a broken
+  // file): the engine starts without a shadow, the refusal is logged and counted like a refused reload
+  // (pdm_shadow_model_reload_failures_total{reason}), and the directory is followed until it holds a
+  // valid package.
+  try {
+    return await createHotSwapScorer({
+      ...options,
+      initial: await loadModelPackage(await resolveFollowedPackage(dir)),
+    });
+  } catch {
+    const scorer = await createHotSwapScorer({ ...options, initial: undefined });
+    await scorer.check(); // logs and counts the refusal with its reason
+    return scorer;
+  }
 }

@@ -38,8 +38,12 @@ export type ReloadOutcome =
     };
 
 export interface HotSwapScorerOptions {
-  /** The package the engine starts with (already loaded and validated). */
-  readonly initial: ModelPackage;
+  /**
+   * The package the scorer starts with (already loaded and validated). Undefined: none yet; `score` rejects
+   * (`SCORER_UNAVAILABLE`) until a check finds a valid package in `watchDir` (the shadow: a package that cannot
+   * be loaded must not stop the engine).
+   */
+  readonly initial: ModelPackage | undefined;
   /** Opens a package's micro-batcher with the engine's settings (`createPackageBatcher`). */
   readonly createBatcher: (pkg: ModelPackage) => Promise<MicroBatcher>;
   /** PDM_MODEL_WATCH_DIR: what to follow (model-follow.ts). Unset: the model never changes. */
@@ -66,13 +70,18 @@ export interface HotSwapScorerOptions {
 }
 
 export interface HotSwapScorer {
-  /** `<name>/<version>` of the live package (changes at a switch). */
+  /** `<name>/<version>` of the live package (changes at a switch); `none` before there is one. */
   readonly modelVersion: string;
-  readonly package: ModelPackage;
+  readonly package: ModelPackage | undefined;
   /** Scores `rows` with the live package; every result carries its `modelVersion`. */
   score(rows: readonly ScoreInputRow[]): Promise<ScoredRow[]>;
   /** Reads `watchDir` now and switches if it names a new valid package. Concurrent calls share one check. */
   check(): Promise<ReloadOutcome>;
+  /**
+   * Opens a new session of the live package and then closes the old one: after its worker died, a batcher
+   * rejects every call. Concurrent calls and calls during a switch keep whichever session is newest.
+   */
+  reopen(): Promise<void>;
   /** Stops following, then closes the live batcher (after its queued rows are scored). */
   close(): Promise<void>;
 }
@@ -121,13 +130,17 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
   });
   for (const reason of RELOAD_FAILURE_REASONS) failures.inc({ reason }, 0);
 
-  const initialSmoke = options.smokeRows ?? (await readFixtureRows(initial.dir)).rows;
-  let live: Live = {
-    pkg: initial,
-    batcher: await createBatcher(initial),
-    fingerprint: await packageFingerprint(await realpath(initial.dir)),
-  };
-  info.set({ version: initial.modelVersion }, 1);
+  const initialSmoke =
+    options.smokeRows ?? (initial === undefined ? [] : (await readFixtureRows(initial.dir)).rows);
+  let live: Live | undefined =
+    initial === undefined
+      ? undefined
+      : {
+          pkg: initial,
+          batcher: await createBatcher(initial),
+          fingerprint: await packageFingerprint(await realpath(initial.dir)),
+        };
+  if (initial !== undefined) info.set({ version: initial.modelVersion }, 1);
   /** The files last refused: the same files are not loaded, logged and counted again at every poll. */
   let refused:
     { readonly key: string; readonly reason: ReloadFailureReason; readonly message: string } | undefined;
@@ -142,7 +155,7 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
       refused = { key, reason, message };
       failures.inc({ reason });
       log.error(
-        { dir, reason, err: message, role, live: live.pkg.modelVersion },
+        { dir, reason, err: message, role, current: live?.pkg.modelVersion ?? 'none' },
         `${role} model package refused; the ${role} model keeps scoring`,
       );
     }
@@ -167,7 +180,7 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
     } catch (err) {
       return refuse(`follow:${errorMessage(err)}`, 'follow', errorMessage(err), watchDir);
     }
-    if (fingerprint === live.fingerprint) {
+    if (fingerprint === live?.fingerprint) {
       refused = undefined;
       return { kind: 'unchanged' };
     }
@@ -180,7 +193,7 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
     } catch (err) {
       return refuse(fingerprint, reasonOf(err), errorMessage(err), dir);
     }
-    if (pkg.modelVersion === live.pkg.modelVersion) {
+    if (live !== undefined && pkg.modelVersion === live.pkg.modelVersion) {
       // The same model under another path or with touched files: nothing to switch.
       if (pkg.meta.onnx.sha256 === live.pkg.meta.onnx.sha256) {
         live = { ...live, fingerprint };
@@ -215,19 +228,35 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
     info.reset();
     info.set({ version: pkg.modelVersion }, 1);
     reloads.inc();
-    log.info(
-      { from: old.pkg.modelVersion, to: pkg.modelVersion, dir, role },
-      `${role} model package switched`,
-    );
+    const from = old?.pkg.modelVersion ?? 'none';
+    log.info({ from, to: pkg.modelVersion, dir, role }, `${role} model package switched`);
     // Queued rows of the old batcher are scored before its session closes (see the file comment).
+    if (old !== undefined) await closeReplaced(old);
+    return { kind: 'swapped', from, to: pkg.modelVersion };
+  }
+
+  async function closeReplaced(old: Live): Promise<void> {
     await old.batcher.close().catch((err: unknown) => {
       // The old session is no longer used: a failed close leaks at most a worker until exit.
       log.warn(
-        { err: errorMessage(err), version: old.pkg.modelVersion },
+        { err: errorMessage(err), version: old.pkg.modelVersion, role },
         'closing the replaced model session',
       );
     });
-    return { kind: 'swapped', from: old.pkg.modelVersion, to: pkg.modelVersion };
+  }
+
+  async function reopen(): Promise<void> {
+    const current = live;
+    if (current === undefined || state.closed) return;
+    const batcher = await createBatcher(current.pkg);
+    // A switch or another reopen meanwhile, or a close: this session is not needed any more.
+    if (live !== current || isClosed()) {
+      await batcher.close().catch(() => undefined);
+      return;
+    }
+    live = { ...current, batcher };
+    log.warn({ version: current.pkg.modelVersion, role }, `${role} model session reopened`);
+    await closeReplaced(current);
   }
 
   function check(): Promise<ReloadOutcome> {
@@ -250,25 +279,31 @@ export async function createHotSwapScorer(options: HotSwapScorerOptions): Promis
 
   return {
     get modelVersion() {
-      return live.pkg.modelVersion;
+      return live?.pkg.modelVersion ?? 'none';
     },
     get package() {
-      return live.pkg;
+      return live?.pkg;
     },
     score(rows) {
       if (state.closed) {
         return Promise.reject(new PdmError('scorer is closed', { code: 'SCORER_CLOSED', stage: 'score' }));
       }
+      if (live === undefined) {
+        return Promise.reject(
+          new PdmError(`no ${role} model package loaded yet`, { code: 'SCORER_UNAVAILABLE', stage: 'score' }),
+        );
+      }
       return live.batcher.submit(rows);
     },
     check,
+    reopen,
     async close() {
       if (state.closed) return;
       state.closed = true;
       if (timer !== undefined) clearInterval(timer);
       if (signal !== undefined) process.off(signal, onTick);
       await checking?.catch(() => undefined);
-      await live.batcher.close();
+      await live?.batcher.close();
     },
   };
 }

@@ -91,11 +91,15 @@ export function paramsForServer(sql: string, params: QueryParams): Record<string
   return out;
 }
 
+/** Largest value of a DateTime (seconds): 18.16 wraps larger parameters modulo 2^32, current servers clamp. */
+const MAX_DATETIME_S = 0xffff_ffff;
+
 /**
  * `column >= {from:DateTime}` and `column < {to:DateTime}` for bounds in whole seconds (the caller rounds:
- * inward or outward depends on the column's meaning), appended to `clauses` and `params`. At or before the
- * epoch there is no lower bound to send (a DateTime holds nothing earlier; current servers refuse the
- * DateTime parameter `0`), and an upper bound there selects nothing.
+ * inward or outward depends on the column's meaning), appended to `clauses` and `params`. Bounds outside
+ * what a DateTime holds are not sent (18.16 would wrap them): at or before the epoch there is no lower
+ * bound (current servers also refuse the DateTime parameter `0`) and an upper bound there selects nothing;
+ * past 2106-02-07 a lower bound selects nothing and there is no upper bound.
  */
 export function dateTimeRange(
   column: string,
@@ -104,11 +108,15 @@ export function dateTimeRange(
   clauses: string[],
   params: Record<string, QueryParamValue>,
 ): void {
+  if (fromS !== undefined && fromS > MAX_DATETIME_S) {
+    clauses.push('0');
+    return;
+  }
   if (fromS !== undefined && fromS > 0) {
     clauses.push(`${column} >= {from:DateTime}`);
     params['from'] = fromS;
   }
-  if (toS !== undefined) {
+  if (toS !== undefined && toS <= MAX_DATETIME_S) {
     if (toS > 0) {
       clauses.push(`${column} < {to:DateTime}`);
       params['to'] = toS;

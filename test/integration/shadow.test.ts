@@ -283,4 +283,43 @@ FROM ${db}.feature_vectors FINAL WHERE spec_hash = {spec:String}`,
 
     await stop();
   });
+
+  it('a shadow directory without a valid package does not stop the live model; the shadow starts once one is published', async () => {
+    const e0 = await e2e.env();
+    const shadows = path.join(e0.tmp, 'shadow-models');
+    mkdirSync(shadows); // empty: nothing to follow
+    const e: E2eEnv = { ...e0, env: { ...e0.env, PDM_SHADOW_MODEL_DIR: shadows, PDM_MODEL_POLL_MS: '0' } };
+    const db = quoteIdent(e.database);
+    const run = await fleetRunInProcess(e, { ...FLEET, seed: 43 }, NOW);
+    expect(await metric(e, 'pdm_shadow_model_reload_failures_total', 'reason="follow"')).toBe(1);
+    expect(run.logLines().filter((l) => l.includes('shadow model package refused'))).toHaveLength(1);
+    const cut = START + 4 * DAY_MS;
+    const ts = (ev: (typeof run.events)[number]) => eventTs(ev) ?? Number.NEGATIVE_INFINITY;
+    await run.send(run.events.filter((ev) => ts(ev) < cut));
+    await waitConsumed(e, run.handle);
+    const count = async (table: string) =>
+      Number(
+        (await e.ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.${table} FINAL`))[0]?.n,
+      );
+    const before = await count('predictions');
+    expect(before).toBeGreaterThan(20);
+    expect(await count('shadow_predictions')).toBe(0);
+    // Groups scored without a shadow package are counted as shadow failures (logged once).
+    expect(await metric(e, 'pdm_shadow_failures_total')).toBeGreaterThan(0);
+
+    publishVersion(shadows, '1', '1-fast-seed7', () => undefined, SHADOW_PACKAGE);
+    process.emit('SIGHUP', 'SIGHUP');
+    await waitFor(
+      'the shadow package picked up',
+      async () => ((await metric(e, 'pdm_shadow_model_info', `version="${S1}"`)) === 1 ? true : undefined),
+      30_000,
+    );
+    await run.send(run.events.filter((ev) => ts(ev) >= cut));
+    await run.producer.close();
+    await waitConsumed(e, run.handle);
+    await expectStreamedSameAsBatch(e, run.expected);
+    // Every bucket scored after the pick-up has its shadow row; none before it.
+    expect(await count('shadow_predictions')).toBe((await count('predictions')) - before);
+    await run.stop();
+  });
 });

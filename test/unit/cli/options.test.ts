@@ -60,6 +60,23 @@ describe('usage errors exit 2 with one clear line, no stack trace', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('report --from/--to without --shadow, or an empty range', async () => {
+    const alone = await usageFailure(registerReportCommand, ['report', '--from', '2026-01-01']);
+    expect(alone.exitCode).toBe(2);
+    expect(alone.stderr).toMatch(/error: --from and --to select the buckets of --shadow; add --shadow/);
+    const empty = await usageFailure(registerReportCommand, [
+      'report',
+      '--shadow',
+      '--from',
+      '2026-02-01',
+      '--to',
+      '2026-01-01',
+    ]);
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toMatch(/error: --from must be before --to/);
+    expect(empty.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('import-csv --max-rate x and --batch-records 0', async () => {
     const rate = await usageFailure(registerImportCsvCommand, ['import-csv', 'dir', '--max-rate', 'x']);
     expect(rate.exitCode).toBe(2);

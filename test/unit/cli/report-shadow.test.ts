@@ -94,6 +94,23 @@ describe('report --shadow', () => {
     expect(calls.queries[0]?.params).toEqual({});
   });
 
+  it('bounds past what a DateTime holds (2106) are not sent: 18.16 would wrap them', async () => {
+    const after2106 = Date.UTC(2108, 0, 1);
+    const { ch, calls } = recordingConnection();
+    await printShadowReport(
+      ch,
+      'pdm',
+      { fromMs: Date.UTC(2026, 0, 1), toMs: after2106, top: 1 },
+      () => undefined,
+    );
+    expect(calls.queries[0]?.sql).toContain('WHERE bucket_ts >= {from:DateTime}\n');
+    expect(calls.queries[0]?.params).toEqual({ from: Date.UTC(2026, 0, 1) / 1000 });
+    const late = recordingConnection();
+    await printShadowReport(late.ch, 'pdm', { fromMs: after2106, top: 1 }, () => undefined);
+    expect(late.calls.queries[0]?.sql).toMatch(/WHERE 0\n/);
+    expect(late.calls.queries[0]?.params).toEqual({});
+  });
+
   it('formats missing per-class figures as zero', () => {
     const lines = formatShadowAgreement(parseShadowAgreement({ ...AGREEMENT, p99_abs_dp_comp1: undefined }));
     expect(lines.find((l) => l.startsWith('    p99'))).toContain('0.3000  0.0000');

@@ -11,6 +11,7 @@ import { CLASSES, FEATURE_COUNT, type FeatureRow } from '../../../src/features/i
 import { createFlow, type Emission } from '../../../src/pipeline/flow.js';
 import type { RowScorer, ScoredLike, SourceCoordinates } from '../../../src/pipeline/outputs.js';
 import { createShadow, shadowRow, type Shadow } from '../../../src/pipeline/shadow.js';
+import { PdmError } from '../../../src/shared/errors.js';
 import type { Logger } from '../../../src/shared/logger.js';
 import { createEngineMetrics } from '../../../src/shared/metrics.js';
 import { createBatchWriter, quoteIdent, TABLES, type ShadowPredictionRow } from '../../../src/sink/index.js';
@@ -32,13 +33,21 @@ function emission(rows: readonly FeatureRow[]): Emission {
 const ROWS = [featureRow(7, T0 + 12 * H), featureRow(8, T0 + 12 * H), featureRow(9, T0 + 24 * H)];
 
 /** A shadow scorer: P(comp3) = machineId / 100, alerting for comp3 on machine 8 only; or failing. */
-function shadowScorer(behaviour: { fail?: string; short?: boolean } = {}): RowScorer & { calls: number } {
+function shadowScorer(
+  behaviour: { fail?: string; short?: boolean; hang?: boolean; reversed?: boolean } = {},
+): RowScorer & { calls: number; reopens: number; reopen(): Promise<void> } {
   const scorer = {
     calls: 0,
+    reopens: 0,
     modelVersion: SHADOW_VERSION,
+    reopen() {
+      scorer.reopens++;
+      return Promise.resolve();
+    },
     score(rows: readonly FeatureRow[]): Promise<readonly ScoredLike[]> {
       scorer.calls++;
       if (behaviour.fail !== undefined) return Promise.reject(new Error(behaviour.fail));
+      if (behaviour.hang === true) return new Promise<never>(() => undefined);
       const out = rows.map((r) => ({
         machineId: r.machineId,
         bucketMs: r.bucketMs,
@@ -50,6 +59,7 @@ function shadowScorer(behaviour: { fail?: string; short?: boolean } = {}): RowSc
         warmingUp: false,
         modelVersion: SHADOW_VERSION,
       }));
+      if (behaviour.reversed === true) out.reverse();
       return Promise.resolve(behaviour.short === true ? out.slice(1) : out);
     },
   };
@@ -62,7 +72,7 @@ function logLines(): { log: Logger; lines: () => { msg: string }[] } {
   return { log, lines: () => out.map((l) => JSON.parse(l) as { msg: string }) };
 }
 
-function setup(scorer: RowScorer) {
+function setup(scorer: RowScorer, extra: { timeoutMs?: number } = {}) {
   const ch = createFakeClickHouse();
   const registry = new Registry();
   const { log, lines } = logLines();
@@ -75,6 +85,7 @@ function setup(scorer: RowScorer) {
     }),
     log,
     registry,
+    ...extra,
   });
   const live = createTestScorer();
   const metrics = createEngineMetrics({ defaultMetrics: false });
@@ -86,7 +97,7 @@ function setup(scorer: RowScorer) {
     shadow,
   });
   const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
-  return { ch, flow, live, lines, value };
+  return { ch, flow, live, lines, value, shadow };
 }
 
 const stored = (ch: FakeClickHouse) => ch.stored<ShadowPredictionRow>('shadow_predictions');
@@ -168,6 +179,61 @@ describe('shadow scoring in the flow', () => {
       expect(JSON.stringify(errors[0])).toContain(message);
     },
   );
+
+  it('a failure reopens the shadow session, at most once per reopenMs', async () => {
+    const scorer = shadowScorer({ fail: 'worker exited with code 1' });
+    const { flow } = setup(scorer);
+    for (let i = 0; i < 3; i++) await flow.push(emission([featureRow(7 + i, T0 + 12 * H)]));
+    expect(scorer.calls).toBe(3);
+    expect(scorer.reopens).toBe(1);
+  });
+
+  it('a shadow that does not answer: the group is written without shadow rows after timeoutMs', async () => {
+    const scorer = shadowScorer({ hang: true });
+    const { ch, flow, lines, value } = setup(scorer, { timeoutMs: 30 });
+    await flow.push(emission(ROWS));
+    expect(ch.stored('predictions')).toHaveLength(3);
+    expect(stored(ch)).toEqual([]);
+    expect(await value('pdm_shadow_failures_total')).toBe(1);
+    expect(scorer.reopens).toBe(1);
+    expect(JSON.stringify(lines())).toContain('shadow model did not answer within 30 ms');
+  });
+
+  it('answers in another order than the rows: no shadow rows for the group, counted', async () => {
+    const { ch, flow, value } = setup(shadowScorer({ reversed: true }));
+    await flow.push(emission(ROWS));
+    expect(ch.stored('predictions')).toHaveLength(3);
+    expect(stored(ch)).toEqual([]);
+    expect(await value('pdm_shadow_failures_total')).toBe(1);
+  });
+
+  it('pairs each emission of a group with its own rows (three emissions scored in one call)', async () => {
+    const { ch, flow, live } = setup(shadowScorer());
+    await Promise.all(ROWS.map((r) => flow.push(emission([r]))));
+    // Pushed in one turn: one group of three emissions, one score call each for live and shadow.
+    expect(live.calls.map((c) => c.length)).toEqual([3]);
+    expect(stored(ch).map((r) => [r.machine_id, r.live_p_comp1, r.p_comp3])).toEqual([
+      [7, 7, 0.07],
+      [8, 8, 0.08],
+      [9, 9, 0.09],
+    ]);
+  });
+
+  it('a shadow insert that fails for good is counted and the live rows are still written', async () => {
+    const { ch, flow, value, lines } = setup(shadowScorer());
+    ch.failNext(1, {
+      table: 'shadow_predictions',
+      error: new PdmError('Table pdm_unit.shadow_predictions does not exist', {
+        code: 'CLICKHOUSE_QUERY',
+        stage: 'sink',
+      }),
+    });
+    await flow.push(emission(ROWS));
+    expect(ch.stored('predictions')).toHaveLength(3);
+    expect(stored(ch)).toEqual([]);
+    expect(await value('pdm_shadow_write_failures_total')).toBe(1);
+    expect(JSON.stringify(lines())).toContain('shadow rows could not be written');
+  });
 
   it('without a shadow nothing is written to shadow_predictions', async () => {
     const ch = createFakeClickHouse();

@@ -134,12 +134,15 @@ async function start(
     reloadSignal?: NodeJS.Signals;
     role?: 'live' | 'shadow';
     registry?: Registry;
+    /** Start without a package (as the shadow does when its directory holds no valid one). */
+    noInitial?: boolean;
   } = {},
 ) {
   const sessions = fakeSessions();
   const { log, lines } = capturingLogger();
   const registry = extra.registry ?? new Registry();
-  const initial = await loadModelPackage(await resolveFollowedPackage(watchDir));
+  const initial =
+    extra.noInitial === true ? undefined : await loadModelPackage(await resolveFollowedPackage(watchDir));
   const scorer = await createHotSwapScorer({
     initial,
     createBatcher: (p) => sessions.createBatcher(p),
@@ -263,6 +266,36 @@ describe('hot-swap scorer', () => {
     expect(shadow.lines().filter((l) => l.msg === 'shadow model package switched')).toHaveLength(1);
   });
 
+  it('without a package it refuses to score until a check finds a valid one', async () => {
+    const root = versionsDir();
+    writePackage(root, '1', { edit: (m) => (m['specHash'] = '0'.repeat(64)) });
+    const { scorer, metric, modelInfo, lines } = await start(root, { noInitial: true, role: 'shadow' });
+    expect(scorer.modelVersion).toBe('none');
+    expect(scorer.package).toBeUndefined();
+    await expect(scorer.score(rows(2))).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+    expect(await scorer.check()).toMatchObject({ kind: 'refused', reason: 'incompatible' });
+    expect(await metric('pdm_shadow_model_reload_failures_total', { reason: 'incompatible' })).toBe(1);
+    expect(lines().filter((l) => l.msg.startsWith('shadow model package refused'))).toHaveLength(1);
+    writePackage(root, '2');
+    expect(await scorer.check()).toEqual({ kind: 'swapped', from: 'none', to: 'pdm-default/2' });
+    expect((await scorer.score(rows(2))).map((r) => r.modelVersion)).toEqual([
+      'pdm-default/2',
+      'pdm-default/2',
+    ]);
+    expect(await modelInfo()).toEqual([]); // pdm_model_info is the live role's; this one is the shadow
+    expect(await metric('pdm_shadow_model_info', { version: 'pdm-default/2' })).toBe(1);
+  });
+
+  it('reopen: a new session of the same package replaces the old one, which is closed', async () => {
+    const root = versionsDir();
+    writePackage(root, '1');
+    const { scorer, sessions } = await start(root);
+    await scorer.reopen();
+    expect(sessions.state.closed).toEqual(['pdm-default/1']);
+    expect(sessions.state.opened).toEqual(['pdm-default/1', 'pdm-default/1']);
+    expect((await scorer.score(rows(1))).map((r) => r.modelVersion)).toEqual(['pdm-default/1']);
+  });
+
   it('a call started after the switch uses the new model even while the old one drains', async () => {
     const root = versionsDir();
     writePackage(root, '1');
@@ -324,7 +357,7 @@ describe('hot-swap scorer', () => {
       expect(await metric('pdm_model_reloads_total')).toBe(0);
       const refusedLines = lines().filter((l) => l.msg.startsWith('live model package refused'));
       expect(refusedLines).toHaveLength(1);
-      expect(refusedLines[0]).toMatchObject({ reason: c.reason, live: 'pdm-default/1' });
+      expect(refusedLines[0]).toMatchObject({ reason: c.reason, current: 'pdm-default/1' });
       expect(scorer.modelVersion).toBe('pdm-default/1');
       expect(await modelInfo()).toEqual(['pdm-default/1']);
       expect((await scorer.score(rows(2))).map((r) => r.modelVersion)).toEqual([
@@ -423,7 +456,7 @@ describe('hot-swap scorer', () => {
     open.push(scorer);
     expect(process.listenerCount('SIGHUP')).toBe(listeners);
     expect(await scorer.check()).toEqual({ kind: 'unchanged' });
-    expect(scorer.package.dir).toBe(DEFAULT_PACKAGE);
+    expect(scorer.package?.dir).toBe(DEFAULT_PACKAGE);
   });
 });
 
