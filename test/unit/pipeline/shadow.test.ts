@@ -235,6 +235,42 @@ describe('shadow scoring in the flow', () => {
     expect(JSON.stringify(lines())).toContain('shadow rows could not be written');
   });
 
+  it('a live hot-swap between two groups: each shadow row names the live version that scored its row', async () => {
+    const ch = createFakeClickHouse();
+    const inner = createTestScorer();
+    let liveVersion = 'live@1';
+    const live: RowScorer = {
+      get modelVersion() {
+        return liveVersion;
+      },
+      score: async (rows) => (await inner.score(rows)).map((r) => ({ ...r, modelVersion: liveVersion })),
+    };
+    const shadow = createShadow({
+      scorer: shadowScorer(),
+      writer: createBatchWriter<ShadowPredictionRow>({
+        ch,
+        table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
+        flushMs: 0,
+      }),
+      log: logLines().log,
+    });
+    const metrics = createEngineMetrics({ defaultMetrics: false });
+    const flow = createFlow({
+      scorer: live,
+      writers: createTestWriters(ch),
+      caps: MODERN_CAPS,
+      metrics,
+      shadow,
+    });
+    await flow.push(emission([ROWS[0] as FeatureRow]));
+    liveVersion = 'live@2';
+    await flow.push(emission([ROWS[1] as FeatureRow]));
+    expect(stored(ch).map((r) => [r.machine_id, r.live_model_version, r.model_version])).toEqual([
+      [7, 'live@1', SHADOW_VERSION],
+      [8, 'live@2', SHADOW_VERSION],
+    ]);
+  });
+
   it('without a shadow nothing is written to shadow_predictions', async () => {
     const ch = createFakeClickHouse();
     const flow = createFlow({
