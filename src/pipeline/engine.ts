@@ -99,6 +99,11 @@ export interface Engine {
   featureStats(): { machines: number; stateBytes: number };
 }
 
+/** Resolves when both have (outside any batch's scope, for the same reason as requestCheckpoint). */
+function bothAcked(a: Promise<void>, b: Promise<void>): Promise<void> {
+  return Promise.all([a, b]).then(() => undefined);
+}
+
 export function createEngine(deps: EngineDeps): Engine {
   const { config, log, metrics, source, decoder } = deps;
   const topics = config.kafka.topics;
@@ -290,6 +295,25 @@ export function createEngine(deps: EngineDeps): Engine {
     return closeAndEmit(task, at, [], receivedAtMs);
   }
 
+  /**
+   * The checkpoint request of a telemetry batch. Its callback lives until the side end offsets are read
+   * (at least the grace period) and is created here, not in onBatch: a closure keeps the whole scope it
+   * was created in alive, and onBatch's holds the batch, whose messages pin their fetch response's
+   * buffers (a backfill held ~230k messages and their responses this way, promoted to the old generation).
+   */
+  function requestCheckpoint(
+    gen: number,
+    task: PartitionTask,
+    upTo: ReadonlyMap<number, number>,
+    at: SourceCoordinates,
+    receivedAtMs: number,
+    fetchedAtMs: number,
+  ): Promise<void> {
+    return sideEnds
+      .request(fetchedAtMs + config.kafka.sideGraceMs)
+      .then((read) => onSideEnds(gen, task, upTo, read, at, receivedAtMs));
+  }
+
   const NOT_TAKEN: BatchOutcome = { taken: false };
 
   async function onBatch(fetched: SourceBatch, control: BatchControl): Promise<BatchOutcome> {
@@ -324,9 +348,11 @@ export function createEngine(deps: EngineDeps): Engine {
 
     const gen = generation;
     // A registry outage is transient: hold this batch (heartbeating) until it answers; never dead-letter.
+    // Only the values are captured by the retried call (and only while it runs).
+    const values = batch.messages.map((m) => m.value);
     await whileHeartbeating(
       control,
-      withRetry(() => decoder.prepare(batch.messages.map((m) => m.value)), {
+      withRetry(() => decoder.prepare(values), {
         onRetry: (err, attempt, delayMs) => {
           metrics.registryErrors.inc();
           metrics.paused.set({ cause: 'registry' }, 1);
@@ -353,9 +379,7 @@ export function createEngine(deps: EngineDeps): Engine {
     if (kind === 'telemetry') {
       const upTo = telemetryBounds(decoded.events, rejected, config.features.allowedLatenessMs);
       if (upTo.size > 0) {
-        checkpointed = sideEnds
-          .request(fetched.fetchedAtMs + config.kafka.sideGraceMs)
-          .then((read) => onSideEnds(gen, task, upTo, read, at, receivedAt));
+        checkpointed = requestCheckpoint(gen, task, upTo, at, receivedAt, fetched.fetchedAtMs);
       }
     } else {
       const next = BigInt(last.offset) + 1n;
@@ -363,8 +387,7 @@ export function createEngine(deps: EngineDeps): Engine {
       sideFirst.sideBatch(task.partition, kind, next, BigInt(batch.highWatermark));
     }
     const emitted = closeAndEmit(task, at, deadLetters, receivedAt);
-    const acked =
-      checkpointed === undefined ? emitted : Promise.all([emitted, checkpointed]).then(() => undefined);
+    const acked = checkpointed === undefined ? emitted : bothAcked(emitted, checkpointed);
     const st = featureStats();
     metrics.machinesTracked.set(st.machines);
     metrics.featureStateBytes.set(st.stateBytes);
