@@ -2,8 +2,12 @@
 import avsc from 'avsc';
 
 export interface AvroCodec {
-  /** Decodes a body written with the writer schema this codec was built for. Throws on truncated/invalid bytes. */
-  decode(body: Buffer): unknown;
+  /**
+   * Decodes a body written with the writer schema this codec was built for: `buf` from `start` (default 0)
+   * to its end, so a framed value is decoded in place, without a view per message. Throws on
+   * truncated/invalid bytes.
+   */
+  decode(buf: Buffer, start?: number): unknown;
   encode(value: unknown): Buffer;
 }
 
@@ -21,8 +25,8 @@ export function createResolvingCodec(readerSchema: object, writerSchema: object 
   if (reader.equals(writer)) return plainCodec(reader);
   const resolver = reader.createResolver(writer);
   return {
-    decode(body) {
-      return checkedDecode(reader, body, resolver);
+    decode(buf, start = 0) {
+      return checkedDecode(reader, buf, start, resolver);
     },
     encode(value) {
       return reader.toBuffer(value);
@@ -36,8 +40,8 @@ export function createCodec(schema: object | string): AvroCodec {
 
 function plainCodec(type: avsc.Type): AvroCodec {
   return {
-    decode(body) {
-      return checkedDecode(type, body);
+    decode(buf, start = 0) {
+      return checkedDecode(type, buf, start);
     },
     encode(value) {
       return type.toBuffer(value);
@@ -45,12 +49,12 @@ function plainCodec(type: avsc.Type): AvroCodec {
   };
 }
 
-function checkedDecode(type: avsc.Type, body: Buffer, resolver?: avsc.Resolver): unknown {
+function checkedDecode(type: avsc.Type, buf: Buffer, start: number, resolver?: avsc.Resolver): unknown {
   // decode() reports how far it read: a short body is truncated, trailing bytes mean a wrong schema.
   // avsc types decode() as `any`; the caller validates the shape (validate.ts).
-  const result: { value: unknown; offset: number } = type.decode(body, 0, resolver);
+  const result: { value: unknown; offset: number } = type.decode(buf, start, resolver);
   const { value, offset } = result;
-  if (offset < 0) throw new Error(`truncated Avro body (${body.length} bytes)`);
-  if (offset !== body.length) throw new Error(`Avro body has ${body.length - offset} trailing bytes`);
+  if (offset < 0) throw new Error(`truncated Avro body (${buf.length - start} bytes)`);
+  if (offset !== buf.length) throw new Error(`Avro body has ${buf.length - offset} trailing bytes`);
   return value;
 }

@@ -4,7 +4,7 @@ import { createResolvingCodec, type AvroCodec } from './avro.js';
 import type { ProjectSchemas } from './project-schemas.js';
 import type { SchemaRegistryClient } from './registry-client.js';
 import { validateRecord } from './validate.js';
-import { parseFrame } from './wire-format.js';
+import { FRAME_HEADER_BYTES, frameSchemaId } from './wire-format.js';
 
 export type DecodeResult<K extends RecordKind = RecordKind> =
   | {
@@ -79,19 +79,24 @@ export function createRecordDecoder(
   const retryUnknownMs = options.unknownSchemaRetryMs ?? 30_000;
   const now = options.nowMs ?? Date.now;
   const writers = new Map<number, WriterEntry>();
-  // One resolver per (kind, writer id): a kind's reader schema is fixed for the life of the engine.
-  const codecs = new Map<string, CodecEntry>();
+  // One resolver per (kind, writer id): a kind's reader schema is fixed for the life of the engine. Keyed
+  // by kind, then by the numeric id: no key string built per message.
+  const codecs = new Map<RecordKind, Map<number, CodecEntry>>();
 
   function codecFor(kind: RecordKind, schemaId: number, writer: string): CodecEntry {
-    const k = `${kind}:${schemaId}`;
-    let entry = codecs.get(k);
+    let ofKind = codecs.get(kind);
+    if (ofKind === undefined) {
+      ofKind = new Map();
+      codecs.set(kind, ofKind);
+    }
+    let entry = ofKind.get(schemaId);
     if (entry === undefined) {
       try {
         entry = createResolvingCodec(readerSchemas[kind], writer);
       } catch (err) {
         entry = { incompatible: errorMessage(err) };
       }
-      codecs.set(k, entry);
+      ofKind.set(schemaId, entry);
     }
     return entry;
   }
@@ -121,28 +126,25 @@ export function createRecordDecoder(
       if (value === null) return decodeNullValue(kind, key);
       let schemaId: number | undefined;
       try {
-        const frame = parseFrame(value);
-        schemaId = frame.schemaId;
-        const writer = writers.get(frame.schemaId);
+        schemaId = frameSchemaId(value);
+        const writer = writers.get(schemaId);
         if (writer === undefined) {
-          throw new Error(
-            `schema id ${frame.schemaId} was not prepared (programmer error: call prepare first)`,
-          );
+          throw new Error(`schema id ${schemaId} was not prepared (programmer error: call prepare first)`);
         }
         if ('unknown' in writer)
           return { ok: false, reason: 'UNKNOWN_SCHEMA', message: writer.unknown, schemaId };
-        const codec = codecFor(kind, frame.schemaId, writer.schema);
+        const codec = codecFor(kind, schemaId, writer.schema);
         if ('incompatible' in codec) {
           return {
             ok: false,
             reason: 'INCOMPATIBLE_SCHEMA',
-            message: `writer schema ${frame.schemaId} cannot be read as ${kind}: ${codec.incompatible}`,
+            message: `writer schema ${schemaId} cannot be read as ${kind}: ${codec.incompatible}`,
             schemaId,
           };
         }
         let record: unknown;
         try {
-          record = codec.decode(frame.body);
+          record = codec.decode(value, FRAME_HEADER_BYTES);
         } catch (err) {
           return { ok: false, reason: 'DECODE_ERROR', message: errorMessage(err), schemaId };
         }

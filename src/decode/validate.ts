@@ -12,6 +12,23 @@ const CATEGORY: Partial<Record<RecordKind, { field: string; pattern: RegExp; all
   machines: { field: 'model', pattern: /^model[1-4]$/, allowed: 'model1..model4' },
 };
 
+/**
+ * Whether `key` is exactly the bytes of `String(id)` for a non-negative integer `id` (its decimal digits,
+ * never an exponent below 1e21), compared in place: the hot path builds no string per message.
+ */
+function keyIsDecimal(key: Buffer | null, id: number): boolean {
+  if (key === null || key.length === 0) return false;
+  // Beyond 2^53 digit arithmetic on doubles is inexact (no Avro int gets there): compare the texts.
+  if (!Number.isSafeInteger(id)) return key.toString('utf8') === String(id);
+  let rest = id;
+  for (let i = key.length - 1; i >= 0; i--) {
+    if (key[i] !== 48 + (rest % 10)) return false;
+    rest = Math.floor(rest / 10);
+    if (rest === 0) return i === 0;
+  }
+  return false;
+}
+
 export function validateRecord(
   kind: RecordKind,
   record: Readonly<Record<string, unknown>>,
@@ -29,8 +46,8 @@ export function validateRecord(
   }
   // The key decides the partition, and a machine's state lives with its partition: a wrong key would put
   // its events in front of the wrong engine instance.
-  const keyText = key?.toString('utf8');
-  if (keyText !== String(machineId)) {
+  if (!keyIsDecimal(key, machineId)) {
+    const keyText = key?.toString('utf8');
     throw new BadRecordError(
       'INVALID_KEY',
       `key ${keyText === undefined ? 'is missing' : JSON.stringify(keyText)}, expected "${machineId}" (machineId)`,

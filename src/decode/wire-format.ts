@@ -20,6 +20,14 @@ export function encodeFrame(schemaId: number, body: Uint8Array): Buffer {
 
 /** Splits a framed value; throws {@link BadRecordError} `BAD_FRAME` for a missing value, short frame or wrong magic byte. */
 export function parseFrame(value: Buffer | null): Frame {
+  return { schemaId: frameSchemaId(value), body: (value as Buffer).subarray(FRAME_HEADER_BYTES) };
+}
+
+/**
+ * The schema id of a framed value, checked like {@link parseFrame}; its body starts at
+ * {@link FRAME_HEADER_BYTES}. The decoder's per-message path: no frame object, no body view.
+ */
+export function frameSchemaId(value: Buffer | null): number {
   if (value === null)
     throw new BadRecordError('BAD_FRAME', 'message has no value (tombstone)', { stage: 'decode' });
   if (value.length < FRAME_HEADER_BYTES) {
@@ -36,5 +44,5 @@ export function parseFrame(value: Buffer | null): Frame {
       stage: 'decode',
     });
   }
-  return { schemaId: value.readUInt32BE(1), body: value.subarray(FRAME_HEADER_BYTES) };
+  return value.readUInt32BE(1);
 }

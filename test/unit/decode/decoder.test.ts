@@ -116,6 +116,55 @@ describe('record decoder', () => {
     }
   });
 
+  it('reports truncation and trailing bytes of the body, not of the framed value', async () => {
+    const reg = memoryRegistry({ 1: schemas.telemetry });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const short = encodeFrame(1, body.subarray(0, body.length - 3));
+    const long = encodeFrame(1, Buffer.concat([body, Buffer.from([1, 2])]));
+    await dec.prepare([short, long]);
+    expect(dec.decode('telemetry', short, key('7'))).toMatchObject({
+      message: `truncated Avro body (${body.length - 3} bytes)`,
+    });
+    expect(dec.decode('telemetry', long, key('7'))).toMatchObject({
+      message: 'Avro body has 2 trailing bytes',
+    });
+  });
+
+  it.each([
+    [7, '7', true],
+    [0, '0', true],
+    [10, '10', true],
+    [2_147_483_647, '2147483647', true],
+    [7, '07', false],
+    [0, '00', false],
+    [0, '', false],
+    [10, '1', false],
+    [1, '10', false],
+    [7, ' 7', false],
+    [7, '7\u0000', false],
+    [17, '71', false],
+  ] as const)('accepts machineId %d with key %j: %s (exactly String(machineId))', async (id, k, ok) => {
+    const reg = memoryRegistry({ 1: schemas.telemetry });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const v = encodeFrame(1, createCodec(schemas.telemetry).encode({ ...telemetry, machineId: id }));
+    await dec.prepare([v]);
+    const r = dec.decode('telemetry', v, key(k));
+    expect(r.ok ? 'ok' : r.reason).toBe(ok ? 'ok' : 'INVALID_KEY');
+    if (!r.ok) expect(r.message).toBe(`key ${JSON.stringify(k)}, expected "${id}" (machineId)`);
+  });
+
+  it('rejects a missing key as INVALID_KEY', async () => {
+    const reg = memoryRegistry({ 1: schemas.telemetry });
+    const dec = createRecordDecoder(reg.client, schemas);
+    const v = encodeFrame(1, body);
+    await dec.prepare([v]);
+    expect(dec.decode('telemetry', v, null)).toMatchObject({
+      ok: false,
+      reason: 'INVALID_KEY',
+      message: 'key is missing, expected "7" (machineId)',
+    });
+  });
+
   it('rejects unknown categories as INVALID_VALUE', async () => {
     const reg = memoryRegistry({ 3: schemas.errors });
     const dec = createRecordDecoder(reg.client, schemas);
