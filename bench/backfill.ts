@@ -2,7 +2,13 @@
  * Backfill benchmark: a long history (default a year of 1,000 machines) already in Kafka, then the engine
  * started on it, as `pdm-stream run` builds it. Prints one JSON document.
  *
- *   npx tsx bench/backfill.ts [--machines 1000] [--days 365] [--timeout 600]
+ *   npx tsx bench/backfill.ts [--machines 1000] [--days 365] [--timeout 600] [--keep FILE | --reuse FILE]
+ *                             [--profile FILE.cpuprofile]
+ *
+ * `--keep FILE` leaves the published topics in Kafka and describes them in FILE; `--reuse FILE` runs the
+ * engine (own group and database) on those topics instead of publishing: A/B runs of engine settings on
+ * the same data, without the minutes of publishing each. Add `--drop-topics` to the last `--reuse` run to
+ * delete the topics at its end.
  *
  * The fleet is published by a child process, so that the engine's memory figures (RSS peak, sampled and
  * the kernel's high-water mark) hold no producer buffers. Every second the bench samples the RSS, the plain
@@ -12,6 +18,7 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/index.js';
@@ -20,6 +27,7 @@ import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { numberArg } from './args.js';
+import { startProfile } from './profile.js';
 import {
   INPUT_KINDS,
   benchConfig,
@@ -27,6 +35,7 @@ import {
   expectedPredictions,
   loadAverage,
   machineInfo,
+  measurePhase,
   printJson,
   publishFleet,
 } from './fleet.js';
@@ -35,6 +44,8 @@ const SAMPLE_MS = 1_000;
 const MAX_TIMELINE_POINTS = 40;
 
 interface Published {
+  /** Token of the run that published the topics (`bench<token>.*`). */
+  readonly token?: string;
   readonly records: number;
   readonly counts: Record<string, number>;
   readonly startMs: number;
@@ -53,6 +64,14 @@ const machines = numberArg('machines', 1000);
 const days = numberArg('days', 365);
 const timeoutMs = numberArg('timeout', 600) * 1000;
 const childAt = process.argv.indexOf('--publish-child');
+const pathArg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const keepFile = pathArg('keep');
+const reuseFile = pathArg('reuse');
+/** V8 CPU profile of the main thread from engine start to the end (bench/profile.ts prints its top frames). */
+const profileFile = pathArg('profile');
 
 if (childAt >= 0) {
   // Child: publish under the parent's token, report the figures over IPC, leave cleanup to the parent.
@@ -117,10 +136,19 @@ function downsample<T>(xs: readonly T[], max: number): T[] {
 
 async function main(): Promise<void> {
   const token = randomBytes(3).toString('hex');
-  const config = benchConfig(token);
-  process.stderr.write(`backfill: publishing ${machines} machines × ${days} days (bench${token}.*)\n`);
+  const reused =
+    reuseFile === undefined ? undefined : (JSON.parse(await readFile(reuseFile, 'utf8')) as Published);
+  const config = benchConfig(token, reused?.token ?? token);
   try {
-    const published = await publishInChild(token);
+    let published: Published;
+    if (reused === undefined) {
+      process.stderr.write(`backfill: publishing ${machines} machines × ${days} days (bench${token}.*)\n`);
+      published = { ...(await publishInChild(token)), token };
+      if (keepFile !== undefined) await writeFile(keepFile, JSON.stringify(published));
+    } else {
+      published = reused;
+      process.stderr.write(`backfill: reusing bench${reused.token ?? '?'}.* (${reused.records} records)\n`);
+    }
     process.stderr.write(
       `backfill: ${published.records} records in ${published.publishSeconds} s; starting the engine\n`,
     );
@@ -142,6 +170,8 @@ async function main(): Promise<void> {
 
     const loadBefore = loadAverage();
     const rssBeforeBytes = process.memoryUsage.rss();
+    const profiler = profileFile === undefined ? undefined : await startProfile();
+    const cost = measurePhase();
     const t0 = performance.now();
     const running = await startEngine(config, silentLogger);
     let engineError: string | undefined;
@@ -154,6 +184,7 @@ async function main(): Promise<void> {
     let completedSeconds: number | undefined;
     let sampledPeakRss = rssBeforeBytes;
     let loadAfter: number[];
+    let engineCost: ReturnType<typeof cost.stop>;
     let finalPredictions: number;
     try {
       while (engineError === undefined) {
@@ -173,6 +204,8 @@ async function main(): Promise<void> {
       }
       finalPredictions = await count(true);
       loadAfter = loadAverage();
+      engineCost = cost.stop();
+      if (profiler !== undefined && profileFile !== undefined) await profiler.stop(profileFile);
     } finally {
       await running.stop();
       await admin.disconnect();
@@ -212,6 +245,8 @@ async function main(): Promise<void> {
       peakRssBytes: Math.max(sampledPeakRss, process.resourceUsage().maxRSS * 1024),
       sampledPeakRssBytes: sampledPeakRss,
       sampleIntervalMs: SAMPLE_MS,
+      // Process CPU (engine, ONNX worker, the bench's sampling) and main-thread GC pauses, engine start to end.
+      ...engineCost,
       predictionsTimeline: downsample(samples, MAX_TIMELINE_POINTS).map((s) => [
         round1(s.seconds),
         s.predictions,
@@ -224,6 +259,9 @@ async function main(): Promise<void> {
         samples.length > 1 ? Number((growing / (samples.length - 1)).toFixed(3)) : 0,
     });
   } finally {
-    await cleanupBench(config);
+    await cleanupBench(config, {
+      keepTopics:
+        keepFile !== undefined || (reuseFile !== undefined && !process.argv.includes('--drop-topics')),
+    });
   }
 }

@@ -22,7 +22,14 @@ import { silentLogger } from '../src/shared/logger.js';
 import { HOUR_MS, machineKey } from '../src/shared/records.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { measureCeiling } from './consume.js';
-import { expectedPredictions, loadAverage, machineInfo, printJson, publishFleet } from './fleet.js';
+import {
+  expectedPredictions,
+  loadAverage,
+  machineInfo,
+  measurePhase,
+  printJson,
+  publishFleet,
+} from './fleet.js';
 import { startProfile } from './profile.js';
 
 const { values: args } = parseArgs({
@@ -68,6 +75,7 @@ const rssTimer = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 100);
 const profiler = args.profile === undefined ? undefined : await startProfile();
+const cost = measurePhase();
 const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
 const expected = expectedPredictions(config, { machines, startMs, endMs });
@@ -79,6 +87,7 @@ for (;;) {
   await sleep(n > 0 ? 250 : 50);
 }
 const backlogSeconds = (performance.now() - t0) / 1000;
+const backlogCost = cost.stop();
 if (profiler !== undefined && args.profile !== undefined) await profiler.stop(args.profile);
 clearInterval(rssTimer);
 global.gc?.();
@@ -143,6 +152,8 @@ printJson({
     eventsPerSecond,
     firstPredictionSeconds: Number((firstPredictionSeconds ?? Number.NaN).toFixed(2)),
     peakRssBytes: peakRss,
+    // Process CPU (engine, its ONNX worker thread, the bench's polling) and main-thread GC pauses.
+    ...backlogCost,
     ceiling: ceiling.map((p) => ({ name: p.name, eventsPerSecond: p.eventsPerSecond })),
     ratioToConsume: Number((eventsPerSecond / best('consume-')).toFixed(3)),
     ratioToConsumeDecode: Number((eventsPerSecond / best('consume+decode')).toFixed(3)),

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { registerSchemasAndTopics } from '../src/cli/schemas.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createKafkaClient } from '../src/ingest/index.js';
@@ -51,11 +52,14 @@ export interface PublishFleetOptions {
   readonly progress?: boolean;
 }
 
-/** Settings of one bench run: its own topics `bench<token>.*`, group `bench-<token>`, database. */
-export function benchConfig(token: string = randomBytes(3).toString('hex')): Config {
+/**
+ * Settings of one bench run: its own topics `bench<token>.*`, group `bench-<token>`, database. With
+ * `topicsToken`, the topics of an earlier run (`bench<topicsToken>.*`) under this run's group and database.
+ */
+export function benchConfig(token: string = randomBytes(3).toString('hex'), topicsToken = token): Config {
   return loadConfig({
     ...process.env,
-    PDM_TOPIC_PREFIX: `bench${token}.`,
+    PDM_TOPIC_PREFIX: `bench${topicsToken}.`,
     PDM_GROUP_ID: `bench-${token}`,
     CLICKHOUSE_DATABASE: `pdm_bench_${token}`,
     PDM_HTTP_PORT: '0',
@@ -64,13 +68,14 @@ export function benchConfig(token: string = randomBytes(3).toString('hex')): Con
 }
 
 /** Drops the database and deletes the topics of a {@link benchConfig}; registry subjects are left. */
-export async function cleanupBench(config: Config): Promise<void> {
+export async function cleanupBench(config: Config, opts: { keepTopics?: boolean } = {}): Promise<void> {
   const ch = createClickHouse(config.clickhouse);
   try {
     await ch.exec(`DROP DATABASE IF EXISTS ${quoteIdent(config.clickhouse.database)}`);
   } finally {
     await ch.close();
   }
+  if (opts.keepTopics === true) return;
   const admin = createKafkaClient(config.kafka, '-bench').admin();
   await admin.connect();
   try {
@@ -139,4 +144,43 @@ export function printJson(doc: unknown): void {
     (_, inner: string) => `[${inner.replace(/\s+/g, '')}]`,
   );
   console.log(text);
+}
+
+/** CPU seconds and garbage-collection pauses of one phase of a bench (less sensitive to load than wall time). */
+export interface PhaseCost {
+  stop(): {
+    cpuSeconds: number;
+    gc: { count: number; scavengeMs: number; markCompactMs: number; otherMs: number };
+  };
+}
+
+export function measurePhase(): PhaseCost {
+  const cpu0 = process.cpuUsage();
+  const gc = { count: 0, scavengeMs: 0, markCompactMs: 0, otherMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      gc.count++;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavengeMs += e.duration;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.markCompactMs += e.duration;
+      else gc.otherMs += e.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      observer.disconnect();
+      const cpu = process.cpuUsage(cpu0);
+      const r = (x: number) => Math.round(x);
+      return {
+        cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
+        gc: {
+          count: gc.count,
+          scavengeMs: r(gc.scavengeMs),
+          markCompactMs: r(gc.markCompactMs),
+          otherMs: r(gc.otherMs),
+        },
+      };
+    },
+  };
 }
