@@ -347,7 +347,7 @@ function runBatcher(config: Config) {
 }
 
 /** The shadow model's scorer (PDM_SHADOW_MODEL_DIR, followed like PDM_MODEL_WATCH_DIR); undefined when unset. */
-async function startShadowScorer(
+export async function startShadowScorer(
   config: Config,
   log: Logger,
   registry: EngineMetrics['registry'],

@@ -4,13 +4,18 @@
  * are sent (the restore resumes after the latest live prediction), and a shadow that fails costs its rows
  * only: the live rows are written and the emission settles.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/index.js';
 import { CLASSES, FEATURE_COUNT, type FeatureRow } from '../../../src/features/index.js';
 import { createFlow, type Emission } from '../../../src/pipeline/flow.js';
 import type { RowScorer, ScoredLike, SourceCoordinates } from '../../../src/pipeline/outputs.js';
 import { createShadow, shadowRow, type Shadow } from '../../../src/pipeline/shadow.js';
+import { startShadowScorer } from '../../../src/pipeline/start.js';
 import { PdmError } from '../../../src/shared/errors.js';
 import type { Logger } from '../../../src/shared/logger.js';
 import { createEngineMetrics } from '../../../src/shared/metrics.js';
@@ -21,6 +26,7 @@ import { drain, track } from './settle.js';
 
 const AT: SourceCoordinates = { topic: 'u.telemetry', partition: 2, offset: '77' };
 const SHADOW_VERSION = 'unit-shadow@2';
+const SHADOW_PACKAGE = path.resolve(import.meta.dirname, '../../fixtures/models/pdm-shadow-1');
 
 function featureRow(machineId: number, bucketMs: number): FeatureRow {
   return { machineId, bucketMs, values: new Float64Array(FEATURE_COUNT).fill(machineId) };
@@ -317,5 +323,76 @@ describe('shadowRow', () => {
       live_alert: 0,
       live_alert_components: [],
     });
+  });
+});
+
+describe('the shadow at start (startShadowScorer)', () => {
+  const config = (dir?: string) =>
+    loadConfig({
+      ...process.env,
+      PDM_MODEL_POLL_MS: '0',
+      ...(dir === undefined ? {} : { PDM_SHADOW_MODEL_DIR: dir }),
+    });
+
+  it('unset: no shadow', async () => {
+    expect(await startShadowScorer(config(), logLines().log, new Registry())).toBeUndefined();
+  });
+
+  it('a package: scores with it, under pdm_shadow_model_info', async () => {
+    const registry = new Registry();
+    const scorer = await startShadowScorer(config(SHADOW_PACKAGE), logLines().log, registry);
+    try {
+      expect(scorer?.modelVersion).toBe('pdm-shadow/1-fast-seed7');
+      const [scored] = (await scorer?.score([featureRow(7, T0 + 12 * H)])) ?? [];
+      expect(scored?.modelVersion).toBe('pdm-shadow/1-fast-seed7');
+      expect((await registry.getSingleMetric('pdm_shadow_model_info')?.get())?.values[0]?.labels).toEqual({
+        version: 'pdm-shadow/1-fast-seed7',
+      });
+    } finally {
+      await scorer?.close();
+    }
+  });
+
+  it('nothing valid to follow: starts without one (score refuses), the refusal logged and counted', async () => {
+    const registry = new Registry();
+    const { log, lines } = logLines();
+    const empty = mkdtempSync(path.join(tmpdir(), 'pdm-shadow-empty-'));
+    const scorer = await startShadowScorer(config(empty), log, registry);
+    try {
+      expect(scorer?.modelVersion).toBe('none');
+      await expect(scorer?.score([featureRow(7, T0)])).rejects.toMatchObject({ code: 'SCORER_UNAVAILABLE' });
+      const failures = await registry.getSingleMetric('pdm_shadow_model_reload_failures_total')?.get();
+      expect(failures?.values.find((v) => v.labels['reason'] === 'follow')?.value).toBe(1);
+      expect(lines().filter((l) => l.msg.startsWith('shadow model package refused'))).toHaveLength(1);
+    } finally {
+      await scorer?.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('createShadow: the rest of its surface', () => {
+  it('names the shadow version, logs a failed reopen, and closes its writer', async () => {
+    const ch = createFakeClickHouse();
+    const { log, lines } = logLines();
+    const scorer = {
+      ...shadowScorer({ fail: 'worker exited' }),
+      reopen: () => Promise.reject(new Error('no worker')),
+    };
+    const shadow = createShadow({
+      scorer,
+      writer: createBatchWriter<ShadowPredictionRow>({
+        ch,
+        table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
+        flushMs: 0,
+      }),
+      log,
+    });
+    expect(shadow.modelVersion).toBe(SHADOW_VERSION);
+    expect(await shadow.score(ROWS)).toBeUndefined();
+    await drain(5);
+    expect(lines().map((l) => l.msg)).toContain('reopening the shadow model session failed');
+    await shadow.close();
+    await expect(shadow.write([])).resolves.toBeUndefined();
   });
 });

@@ -6,11 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { CLASSES } from '../../../src/features/index.js';
 import {
+  encodeRowBinary,
   MIGRATIONS,
   predictionsFormat,
   shadowAgreementSelect,
   shadowPredictionsFormat,
   type ServerCapabilities,
+  type ShadowPredictionRow,
 } from '../../../src/sink/index.js';
 import { LEGACY_CAPS, MODERN_CAPS } from './fake-connection.js';
 
@@ -56,6 +58,52 @@ describe.each([
       const copied = k.slice('live_'.length);
       expect(ddl.get(k), k).toBe(copied === 'model_version' ? 'String' : ddl.get(copied));
     }
+  });
+});
+
+describe('shadowPredictionsFormat', () => {
+  it('writes the live columns last, each from its own field', () => {
+    const row: ShadowPredictionRow = {
+      machine_id: 1,
+      bucket_ts: '2026-01-01 00:00:00',
+      p_none: 0.5,
+      p_comp1: 0.5,
+      p_comp2: 0,
+      p_comp3: 0,
+      p_comp4: 0,
+      predicted_class: 'none',
+      predicted_index: 0,
+      alert: 0,
+      alert_class: 'none',
+      alert_components: [],
+      warming_up: 0,
+      model_version: 's',
+      spec_hash: 'h',
+      scored_at: '2026-01-01 00:00:00',
+      source_topic: 't',
+      source_partition: 0,
+      source_offset: '0',
+      engine_version: 'e',
+      live_model_version: 'live@1',
+      live_p_none: 0.25,
+      live_p_comp1: 0.125,
+      live_p_comp2: 0.0625,
+      live_p_comp3: 0.5,
+      live_p_comp4: 0.0625,
+      live_predicted_class: 'comp3',
+      live_alert: 1,
+      live_alert_components: ['comp3'],
+    };
+    const tail = Buffer.alloc(1 + 6 + 5 * 4 + 1 + 5 + 1 + 1 + 1 + 5);
+    let at = 0;
+    at = tail.writeUInt8(6, at) + tail.write('live@1', at + 1);
+    for (const p of [0.25, 0.125, 0.0625, 0.5, 0.0625]) at = tail.writeFloatLE(p, at);
+    at = tail.writeUInt8(5, at) + tail.write('comp3', at + 1);
+    at = tail.writeUInt8(1, at); // live_alert
+    at = tail.writeUInt8(1, at); // one alerting component
+    at = tail.writeUInt8(5, at) + tail.write('comp3', at + 1);
+    const buf = encodeRowBinary([row], shadowPredictionsFormat(MODERN_CAPS));
+    expect(buf.subarray(buf.length - tail.length)).toEqual(tail);
   });
 });
 
