@@ -84,11 +84,7 @@ function setup(scorer: RowScorer, extra: { timeoutMs?: number } = {}) {
   const { log, lines } = logLines();
   const shadow: Shadow = createShadow({
     scorer,
-    writer: createBatchWriter<ShadowPredictionRow>({
-      ch,
-      table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
-      flushMs: 0,
-    }),
+    writer: shadowWriter(ch),
     log,
     registry,
     ...extra,
@@ -104,6 +100,15 @@ function setup(scorer: RowScorer, extra: { timeoutMs?: number } = {}) {
   });
   const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
   return { ch, flow, live, lines, value, shadow };
+}
+
+/** The shadow's writer as `run` builds it (flushMs 0), over the fake connection. */
+function shadowWriter(ch: FakeClickHouse) {
+  return createBatchWriter<ShadowPredictionRow>({
+    ch,
+    table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
+    flushMs: 0,
+  });
 }
 
 const stored = (ch: FakeClickHouse) => ch.stored<ShadowPredictionRow>('shadow_predictions');
@@ -253,11 +258,7 @@ describe('shadow scoring in the flow', () => {
     };
     const shadow = createShadow({
       scorer: shadowScorer(),
-      writer: createBatchWriter<ShadowPredictionRow>({
-        ch,
-        table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
-        flushMs: 0,
-      }),
+      writer: shadowWriter(ch),
       log: logLines().log,
     });
     const metrics = createEngineMetrics({ defaultMetrics: false });
@@ -381,11 +382,7 @@ describe('createShadow: the rest of its surface', () => {
     };
     const shadow = createShadow({
       scorer,
-      writer: createBatchWriter<ShadowPredictionRow>({
-        ch,
-        table: `${quoteIdent(DATABASE)}.${TABLES.shadowPredictions}`,
-        flushMs: 0,
-      }),
+      writer: shadowWriter(ch),
       log,
     });
     expect(shadow.modelVersion).toBe(SHADOW_VERSION);
