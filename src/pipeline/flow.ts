@@ -246,8 +246,10 @@ export function createFlow(options: FlowOptions): Flow {
       for (const { pending, scored, shadow } of group) {
         const e = pending.emission;
         if (scored.length > 0) alertGroups.push({ at: e.at, scored });
+        const first = predictions.length;
         for (const s of scored) predictions.push(predictionRow(s, e.at, scoredAt));
-        if (shadow !== undefined) options.shadow?.rows(shadow, scored, e.at, scoredAt, shadowRows);
+        if (shadow !== undefined)
+          options.shadow?.rows(shadow, predictions.slice(first), e.at, scoredAt, shadowRows);
         // The version that scored these rows (one score() call, one model), not the live one now: a
         // hot-swap may have happened between this group's ONNX run and its write.
         const version = scored[0]?.modelVersion ?? scorer.modelVersion;
@@ -263,16 +265,11 @@ export function createFlow(options: FlowOptions): Flow {
     // the predictions for the same reason as alerts (shadow.ts).
     const alerted = options.alerts?.publish(alertGroups);
     const shadowed = shadowRows.length === 0 ? undefined : options.shadow?.write(shadowRows);
-    const before =
-      alerted === undefined || shadowed === undefined
-        ? (alerted ?? shadowed)
-        : Promise.all([alerted, shadowed]);
+    const before = Promise.all([alerted, shadowed]);
     await Promise.all([
       deadLetters.length === 0 ? undefined : writers.deadLetters.write(deadLetters),
       vectors.length === 0 ? undefined : writers.features.write(vectors),
-      predictions.length === 0
-        ? before
-        : (before ?? Promise.resolve()).then(() => writers.predictions.write(predictions)),
+      predictions.length === 0 ? before : before.then(() => writers.predictions.write(predictions)),
     ]);
     for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason, topic: d.message.topic });
     metrics.predictions.inc(predictions.length);

@@ -21,7 +21,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { FeatureRow } from '../features/index.js';
 import { errorMessage, PdmError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { BatchWriter, ShadowPredictionRow } from '../sink/index.js';
+import type { BatchWriter, PredictionRow, ShadowPredictionRow } from '../sink/index.js';
 import { predictionRow, type RowScorer, type ScoredLike, type SourceCoordinates } from './outputs.js';
 
 export interface ShadowOptions {
@@ -45,10 +45,13 @@ export interface Shadow {
   readonly modelVersion: string;
   /** The shadow's answers for `rows`, in order; undefined when it failed (logged and counted). Never rejects. */
   score(rows: readonly FeatureRow[]): Promise<readonly ScoredLike[] | undefined>;
-  /** Appends the `shadow_predictions` row of each (shadow, live) pair of one emission to `out`. */
+  /**
+   * Appends the `shadow_predictions` row of each (shadow answer, live `predictions` row) pair of one
+   * emission to `out` (the live rows as the flow built them: not formatted a second time).
+   */
   rows(
     shadow: readonly ScoredLike[],
-    live: readonly ScoredLike[],
+    live: readonly PredictionRow[],
     at: SourceCoordinates,
     scoredAt: string,
     out: ShadowPredictionRow[],
@@ -66,11 +69,10 @@ export interface Shadow {
 /** The `shadow_predictions` row: the shadow's `predictions` columns and the live model's answer. */
 export function shadowRow(
   shadow: ScoredLike,
-  live: ScoredLike,
+  l: PredictionRow,
   at: SourceCoordinates,
   scoredAt: string,
 ): ShadowPredictionRow {
-  const l = predictionRow(live, at, scoredAt);
   return {
     ...predictionRow(shadow, at, scoredAt),
     live_model_version: l.model_version,
@@ -178,22 +180,19 @@ export function createShadow(options: ShadowOptions): Shadow {
     },
     rows(shadow, live, at, scoredAt, out) {
       // Paired by position (one score call, rows in order); a pair of two different rows would compare
-      // different vectors, so such a group gets no shadow rows at all.
-      const paired =
-        shadow.length === live.length &&
-        live.every((l, i) => {
-          const s = shadow[i];
-          return s !== undefined && s.machineId === l.machineId && s.bucketMs === l.bucketMs;
-        });
-      if (!paired) {
-        failed('shadow answers do not pair with the live rows (machine or bucket differs)', live.length);
-        return;
-      }
-      for (let i = 0; i < live.length; i++) {
+      // different vectors, so such an emission gets no shadow rows at all.
+      const made: ShadowPredictionRow[] = [];
+      for (let i = 0; i < Math.max(live.length, shadow.length); i++) {
         const s = shadow[i];
         const l = live[i];
-        if (s !== undefined && l !== undefined) out.push(shadowRow(s, l, at, scoredAt));
+        const row = s === undefined || l === undefined ? undefined : shadowRow(s, l, at, scoredAt);
+        if (row === undefined || row.machine_id !== l?.machine_id || row.bucket_ts !== l.bucket_ts) {
+          failed('shadow answers do not pair with the live rows (machine or bucket differs)', live.length);
+          return;
+        }
+        made.push(row);
       }
+      for (const row of made) out.push(row);
     },
     async write(rows) {
       if (rows.length === 0) return;

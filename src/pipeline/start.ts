@@ -111,8 +111,8 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     });
     // Closed on a failed start whichever of the two failed (a scorer that did not start closes nothing).
     closers.push(() => scorerStarted.then((b) => b.close()).catch(() => undefined));
-    // The shadow (shadow.ts): a package that cannot be loaded fails the start like PDM_MODEL_DIR would; once
-    // running, a new shadow package that fails validation is refused and the old shadow keeps scoring.
+    // The shadow (shadow.ts, startShadowScorer below): started with the live scorer and migrate; a shadow
+    // package that cannot be used never fails the start.
     const shadowStarted = startShadowScorer(config, log, metrics.registry);
     closers.push(() => shadowStarted.then((b) => b?.close()).catch(() => undefined));
     const [batcher, report, shadowScorer] = await Promise.all([

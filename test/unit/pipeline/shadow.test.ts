@@ -13,7 +13,12 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { CLASSES, FEATURE_COUNT, type FeatureRow } from '../../../src/features/index.js';
 import { createFlow, type Emission } from '../../../src/pipeline/flow.js';
-import type { RowScorer, ScoredLike, SourceCoordinates } from '../../../src/pipeline/outputs.js';
+import {
+  predictionRow,
+  type RowScorer,
+  type ScoredLike,
+  type SourceCoordinates,
+} from '../../../src/pipeline/outputs.js';
 import { createShadow, shadowRow, type Shadow } from '../../../src/pipeline/shadow.js';
 import { startShadowScorer } from '../../../src/pipeline/start.js';
 import { PdmError } from '../../../src/shared/errors.js';
@@ -78,7 +83,7 @@ function logLines(): { log: Logger; lines: () => { msg: string }[] } {
   return { log, lines: () => out.map((l) => JSON.parse(l) as { msg: string }) };
 }
 
-function setup(scorer: RowScorer, extra: { timeoutMs?: number } = {}) {
+function setup(scorer: RowScorer, extra: { timeoutMs?: number; live?: RowScorer } = {}) {
   const ch = createFakeClickHouse();
   const registry = new Registry();
   const { log, lines } = logLines();
@@ -87,12 +92,12 @@ function setup(scorer: RowScorer, extra: { timeoutMs?: number } = {}) {
     writer: shadowWriter(ch),
     log,
     registry,
-    ...extra,
+    ...(extra.timeoutMs === undefined ? {} : { timeoutMs: extra.timeoutMs }),
   });
   const live = createTestScorer();
   const metrics = createEngineMetrics({ defaultMetrics: false });
   const flow = createFlow({
-    scorer: live,
+    scorer: extra.live ?? live,
     writers: createTestWriters(ch),
     caps: MODERN_CAPS,
     metrics,
@@ -247,7 +252,6 @@ describe('shadow scoring in the flow', () => {
   });
 
   it('a live hot-swap between two groups: each shadow row names the live version that scored its row', async () => {
-    const ch = createFakeClickHouse();
     const inner = createTestScorer();
     let liveVersion = 'live@1';
     const live: RowScorer = {
@@ -256,19 +260,7 @@ describe('shadow scoring in the flow', () => {
       },
       score: async (rows) => (await inner.score(rows)).map((r) => ({ ...r, modelVersion: liveVersion })),
     };
-    const shadow = createShadow({
-      scorer: shadowScorer(),
-      writer: shadowWriter(ch),
-      log: logLines().log,
-    });
-    const metrics = createEngineMetrics({ defaultMetrics: false });
-    const flow = createFlow({
-      scorer: live,
-      writers: createTestWriters(ch),
-      caps: MODERN_CAPS,
-      metrics,
-      shadow,
-    });
+    const { ch, flow } = setup(shadowScorer(), { live });
     await flow.push(emission([ROWS[0] as FeatureRow]));
     liveVersion = 'live@2';
     await flow.push(emission([ROWS[1] as FeatureRow]));
@@ -306,7 +298,7 @@ describe('shadowRow', () => {
     });
     const row = shadowRow(
       scored('s@1', [0.1, 0.6, 0.1, 0.1, 0.1], 0b1),
-      scored('l@1', [0.2, 0.5, 0.1, 0.1, 0.1], 0),
+      predictionRow(scored('l@1', [0.2, 0.5, 0.1, 0.1, 0.1], 0), AT, '2015-01-01 00:00:00.000'),
       AT,
       '2015-01-01 00:00:00.000',
     );
