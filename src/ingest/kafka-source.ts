@@ -20,7 +20,7 @@ import { backoffDelayMs } from '../shared/retry.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { createKafkaClient } from './kafka-admin.js';
 import { kafkaError } from './kafka-errors.js';
-import { installLongParseCache } from './kafkajs-long.js';
+import { installLongFastPaths } from './kafkajs-long.js';
 import { createOffsetReader, type SourceAdmin } from './kafka-offsets.js';
 import type { SourceHealth } from './source-health.js';
 import type {
@@ -128,7 +128,7 @@ const CRASH_AFTER_STOP_MS = 10_000;
 
 export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSource {
   const { log } = options;
-  if (!installLongParseCache()) log.debug('kafkajs Long parse cache not installed (unknown kafkajs layout)');
+  if (!installLongFastPaths()) log.debug('kafkajs Long fast paths not installed (unknown kafkajs layout)');
   const client: SourceClient = options.client ?? createKafkaClient(options.kafka, '-engine');
   const outageMaxMs = options.outageMaxMs ?? options.kafka.outageMaxMs;
   const retryInitialMs = options.retryInitialMs ?? 1_000;

@@ -1,5 +1,7 @@
 /**
- * A parse cache for kafkajs's 64-bit `Long`, the largest single frame of a backlog's CPU profile.
+ * Two fast paths for kafkajs's 64-bit `Long` on its per-record decode path.
+ *
+ * 1. A parse cache, once the largest single frame of a backlog's CPU profile.
  *
  * kafkajs 2.2.4 decodes every record with `Long.fromValue(firstOffset).add(delta).toString()` and the same
  * for `firstTimestamp`: two `BigInt(string)` parses per record of the very strings of its record batch
@@ -18,26 +20,68 @@ interface KafkajsLong {
 }
 interface KafkajsLongClass {
   fromString(str: string): KafkajsLong;
+  fromNumber(n: number): KafkajsLong;
   readonly ZERO: KafkajsLong;
+}
+interface KafkajsDecoder {
+  buffer: Buffer;
+  offset: number;
+  readVarLong: (this: KafkajsDecoder) => KafkajsLong;
 }
 
 const PATCHED = Symbol.for('pdm-stream.kafkajs-long-cache');
 const KAFKAJS_VERSION = '2.2.4';
 
-/** Installs the cache once per process; true when it is (or already was) in place. */
-export function installLongParseCache(): boolean {
+/** Installs both fast paths once per process; true when they are (or already were) in place. */
+export function installLongFastPaths(): boolean {
   const require = createRequire(import.meta.url);
   let Long: KafkajsLongClass & { [PATCHED]?: true };
+  let Decoder: { prototype: KafkajsDecoder };
   try {
     const version = (require('kafkajs/package.json') as { version?: string }).version;
     if (version !== KAFKAJS_VERSION) return false;
     Long = require('kafkajs/src/utils/long.js') as typeof Long;
+    Decoder = require('kafkajs/src/protocol/decoder.js') as typeof Decoder;
   } catch {
-    // Not the layout we know (a repackaged kafkajs): run without the cache, nothing else depends on it.
+    // Not the layout we know (a repackaged kafkajs): run without them, nothing else depends on them.
     return false;
   }
   if (Long[PATCHED] === true) return true;
-  if (typeof Long.fromString !== 'function' || typeof Long.ZERO.value !== 'bigint') return false;
+  if (
+    typeof Long.fromString !== 'function' ||
+    typeof Long.fromNumber !== 'function' ||
+    typeof Long.ZERO.value !== 'bigint' ||
+    typeof Decoder.prototype.readVarLong !== 'function'
+  )
+    return false;
+  installParseCache(Long);
+  installVarLong(Decoder.prototype, Long);
+  Long[PATCHED] = true;
+  return true;
+}
+
+function installVarLong(decoder: KafkajsDecoder, Long: KafkajsLongClass): void {
+  const slow = decoder.readVarLong;
+  decoder.readVarLong = function readVarLong(this: KafkajsDecoder): KafkajsLong {
+    const buf = this.buffer;
+    let at = this.offset;
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 7 && at < buf.length; i++) {
+      const b = buf[at++] as number;
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        this.offset = at;
+        // Zigzag: 0, 1, 2, 3, … ↔ 0, −1, 1, −2, … (n < 2^49: every step is exact).
+        return Long.fromNumber(n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+      }
+      scale *= 128;
+    }
+    return slow.call(this);
+  };
+}
+
+function installParseCache(Long: KafkajsLongClass): void {
   const parse = Long.fromString.bind(Long);
   // Two entries, replaced in turn: a record decode asks for the timestamp, then the offset, of its batch.
   let key0: string | undefined;
@@ -60,6 +104,4 @@ export function installLongParseCache(): boolean {
     replaceFirst = !replaceFirst;
     return long;
   };
-  Long[PATCHED] = true;
-  return true;
 }
