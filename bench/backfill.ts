@@ -41,6 +41,14 @@ import {
 } from './fleet.js';
 
 const SAMPLE_MS = 1_000;
+
+function atPeak(samples: readonly Sample[]): { heapTotalBytes: number; externalBytes: number } | null {
+  let peak: Sample | undefined;
+  for (const s of samples) if (peak === undefined || s.rssBytes > peak.rssBytes) peak = s;
+  return peak === undefined
+    ? null
+    : { heapTotalBytes: peak.heapTotalBytes, externalBytes: peak.externalBytes };
+}
 const MAX_TIMELINE_POINTS = 40;
 
 interface Published {
@@ -58,6 +66,9 @@ interface Sample {
   readonly predictions: number;
   readonly committed: number;
   readonly rssBytes: number;
+  /** The main thread's V8 heap and the memory outside it (Buffers), at the same instant. */
+  readonly heapTotalBytes: number;
+  readonly externalBytes: number;
 }
 
 const machines = numberArg('machines', 1000);
@@ -189,12 +200,12 @@ async function main(): Promise<void> {
     try {
       while (engineError === undefined) {
         await sleep(SAMPLE_MS - ((performance.now() - t0) % SAMPLE_MS));
-        const rssBytes = process.memoryUsage.rss();
+        const { rss: rssBytes, heapTotal: heapTotalBytes, external: externalBytes } = process.memoryUsage();
         const predictions = await count(false);
         const committed = await committedRecords(admin, config);
         const seconds = (performance.now() - t0) / 1000;
         sampledPeakRss = Math.max(sampledPeakRss, rssBytes);
-        samples.push({ seconds, predictions, committed, rssBytes });
+        samples.push({ seconds, predictions, committed, rssBytes, heapTotalBytes, externalBytes });
         if (predictions > 0) firstPredictionSeconds ??= seconds;
         if (predictions >= expected && (await count(true)) >= expected) {
           completedSeconds = seconds;
@@ -244,6 +255,8 @@ async function main(): Promise<void> {
       rssBeforeEngineBytes: rssBeforeBytes,
       peakRssBytes: Math.max(sampledPeakRss, process.resourceUsage().maxRSS * 1024),
       sampledPeakRssBytes: sampledPeakRss,
+      // What the sampled peak was made of: the rest is code, the ONNX worker's heap and native memory.
+      atSampledPeak: atPeak(samples),
       sampleIntervalMs: SAMPLE_MS,
       // Process CPU (engine, ONNX worker, the bench's sampling) and main-thread GC pauses, engine start to end.
       ...engineCost,
