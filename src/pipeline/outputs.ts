@@ -84,7 +84,7 @@ export function featureVectorRow(r: FeatureRow, modelVersion: string, scoredAt: 
     bucket_ts: formatDateTime(r.bucketMs),
     spec_hash: SPEC_HASH,
     feature_set: FEATURE_SET,
-    features: Array.from(r.values),
+    features: r.values,
     model_version: modelVersion,
     scored_at: scoredAt,
     engine_version: ENGINE_VERSION,

@@ -78,6 +78,21 @@ export interface ClickHouseOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/**
+ * A row for JSONEachRow: typed arrays (a feature row's Float64Array, which RowBinary takes as it is) become
+ * JSON arrays; JSON.stringify would write them as objects keyed "0", "1", ….
+ */
+function jsonRow<R extends object>(row: R): R {
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(row)) {
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+      copy ??= { ...(row as Record<string, unknown>) };
+      copy[k] = Array.from(v as unknown as ArrayLike<number>);
+    }
+  }
+  return (copy ?? row) as R;
+}
+
 export function createClickHouse(
   config: ClickHouseConfig,
   options: ClickHouseOptions = {},
@@ -165,7 +180,7 @@ export function createClickHouse(
           await finished(r.stream);
           return;
         }
-        await client.insert({ table, values: [...rows], format: 'JSONEachRow' });
+        await client.insert({ table, values: rows.map(jsonRow), format: 'JSONEachRow' });
       } catch (err) {
         throw classify(err, `insert into ${table}`);
       }

@@ -50,7 +50,8 @@ export interface FeatureVectorRow {
   readonly bucket_ts: string;
   readonly spec_hash: string;
   readonly feature_set: string;
-  readonly features: readonly number[];
+  /** RowBinary takes the feature row's own Float64Array: no per-row copy into an array. */
+  readonly features: readonly number[] | Float64Array;
   readonly model_version: string;
   readonly scored_at: string;
   readonly engine_version: string;

@@ -733,7 +733,7 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
           [],
           Array.from({ length: FEATURE_COUNT }, (_, k) => k / 7 - 3),
           [Number.NaN, Infinity, -Infinity, -0, Number.MIN_VALUE, Number.MAX_VALUE, 0.1],
-          Float64Array.from({ length: 300 }, (_, k) => Math.sqrt(k)) as unknown as number[],
+          Float64Array.from({ length: 300 }, (_, k) => Math.sqrt(k)),
         ][i] ?? [],
       model_version: modelVersion,
       scored_at: formatInstant(bucketMs + i * HOUR_MS + 999, caps),

@@ -507,7 +507,7 @@ describe('flow: rows', () => {
       feature_set: FEATURE_SET,
       model_version: MODEL_VERSION,
     });
-    expect(vecs[0]?.features).toEqual(Array.from(ROWS[0]?.values ?? []));
+    expect(Array.from(vecs[0]?.features ?? [])).toEqual(Array.from(ROWS[0]?.values ?? []));
     // The same scored_at on both tables: one write group.
     expect(vecs[0]?.scored_at).toBe(ch.stored<PredictionRow>('predictions')[0]?.scored_at);
   });
