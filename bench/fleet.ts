@@ -132,9 +132,28 @@ export function loadAverage(): number[] {
   return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
-export function machineInfo(): { cpus: number; node: string; cpuModel: string } {
+export function machineInfo(): { cpus: number; node: string; cpuModel: string; nodeFlags: string[] } {
   const cpus = os.cpus();
-  return { cpus: cpus.length, node: process.version, cpuModel: cpus[0]?.model ?? 'unknown' };
+  return {
+    cpus: cpus.length,
+    node: process.version,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    nodeFlags: nodeFlags([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]),
+  };
+}
+
+/**
+ * The V8 and Node flags of this run (`node --heap-growing-percent=50 --import tsx bench/…`, NODE_OPTIONS),
+ * without the loaders.
+ */
+export function nodeFlags(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (['--require', '-r', '--import', '--loader', '--experimental-loader'].includes(a)) i++;
+    else if (a.startsWith('--') && !/^--(require|import|loader|experimental-loader)=/.test(a)) out.push(a);
+  }
+  return out;
 }
 
 /** The bench's one JSON document on stdout, indented, with arrays of numbers kept on one line. */
