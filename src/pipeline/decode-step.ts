@@ -6,10 +6,13 @@
 import type { RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
 import { checkEventTime } from '../features/index.js';
-import type { SourceBatch } from '../ingest/index.js';
+import type { BatchControl, SourceBatch } from '../ingest/index.js';
+import { errorMessage } from '../shared/errors.js';
+import { withRetry } from '../shared/retry.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import type { PdmEvent, RecordKind } from '../shared/records.js';
+import { whileHeartbeating } from './heartbeat.js';
 import type { MachineHomes } from './machine-homes.js';
 
 export type InputKind = Exclude<RecordKind, 'failures'>;
@@ -33,6 +36,31 @@ export interface DecodeStepDeps {
 export function reject(metrics: EngineMetrics, deadLetters: DeadLetter[], d: DeadLetter): void {
   metrics.outcomes.inc({ reason: d.reason });
   deadLetters.push(d);
+}
+
+/**
+ * The registry step before {@link decodeBatch}: fetches the writer schemas of the batch that are not cached.
+ * A registry outage is transient: the batch is held (heartbeating) until it answers, never dead-lettered.
+ * Only the values are captured by the retried call (and only while it runs).
+ */
+export async function prepareSchemas(
+  deps: DecodeStepDeps,
+  control: BatchControl,
+  batch: SourceBatch,
+): Promise<void> {
+  const { decoder, metrics, log } = deps;
+  const values = batch.messages.map((m) => m.value);
+  await whileHeartbeating(
+    control,
+    withRetry(() => decoder.prepare(values), {
+      onRetry: (err, attempt, delayMs) => {
+        metrics.registryErrors.inc();
+        metrics.paused.set({ cause: 'registry' }, 1);
+        log.warn({ attempt, delayMs, err: errorMessage(err) }, 'schema registry unavailable; holding batch');
+      },
+    }),
+  );
+  metrics.paused.set({ cause: 'registry' }, 0);
 }
 
 export function decodeBatch(

@@ -28,19 +28,25 @@ import type {
   SourceBatch,
   TopicPartition,
 } from '../ingest/index.js';
-import { ConfigError, errorMessage } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
-import { decodeBatch, type InputKind } from './decode-step.js';
+import { decodeBatch, prepareSchemas, type InputKind } from './decode-step.js';
 import { applyEvents, telemetryBounds } from './feature-step.js';
 import { createFlow, type Flow } from './flow.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createMachineHomes } from './machine-homes.js';
 import type { OutputWriters, RowScorer, SourceCoordinates } from './outputs.js';
 import type { Shadow } from './shadow.js';
-import { planRestore, replayStartMs, type RestorePlan } from './restore.js';
+import {
+  checkCoPartitioned,
+  planRestore,
+  replayStartMs,
+  restoreSummary,
+  type RestorePlan,
+} from './restore.js';
 import type { RiskAlerts } from './risk-alerts.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
 import { createSideFirst } from './side-first.js';
@@ -156,27 +162,16 @@ export function createEngine(deps: EngineDeps): Engine {
     return assignment;
   }
 
-  /** Co-partitioning is what makes a partition's side inputs complete: refuse to run without it. */
-  async function partitionCount(): Promise<number> {
-    const counts = await Promise.all(
-      ENGINE_INPUTS.map(async (k) => (await source.endOffsets(topics[k])).size),
-    );
-    if (new Set(counts).size !== 1) {
-      throw new ConfigError(
-        `topics ${ENGINE_INPUTS.map((k, i) => `${topics[k]}=${counts[i]}`).join(', ')} must have the same partition count (a machine's events must share a partition number)`,
-        { code: 'TOPICS_NOT_COPARTITIONED', stage: 'pipeline' },
-      );
-    }
-    return counts[0] ?? 0;
-  }
-
   async function restore(assigned: readonly TopicPartition[]): Promise<void> {
     generation++;
     sideEnds.cancelAll();
     sideFirst.reset();
     const { alerts } = deps;
     const [, plan] = await Promise.all([
-      partitionCount(),
+      checkCoPartitioned(
+        ENGINE_INPUTS.map((k) => topics[k]),
+        (t) => source.endOffsets(t),
+      ),
       withRetry(
         () =>
           planRestore({
@@ -235,17 +230,7 @@ export function createEngine(deps: EngineDeps): Engine {
       awaitingSeek.add(`${tp.topic}:${tp.partition}`);
       if (kind !== 'telemetry') task.side.position[kind] = BigInt(offset);
     });
-    log.info(
-      {
-        partitions: [...tasks.keys()],
-        replayFrom: [...tasks.keys()].map((p) => {
-          const from = plan.replayFromMs(p);
-          return `${p}:${from === undefined ? 'earliest' : new Date(from).toISOString()}`;
-        }),
-        machinesWithOutput: plan.resumeAfter.size,
-      },
-      'state restore: replaying inputs',
-    );
+    log.info(restoreSummary(plan, [...tasks.keys()]), 'state restore: replaying inputs');
     assignedOnce = true;
   }
 
@@ -347,23 +332,7 @@ export function createEngine(deps: EngineDeps): Engine {
     metrics.batchSize.observe({ topic: batch.topic }, batch.messages.length);
 
     const gen = generation;
-    // A registry outage is transient: hold this batch (heartbeating) until it answers; never dead-letter.
-    // Only the values are captured by the retried call (and only while it runs).
-    const values = batch.messages.map((m) => m.value);
-    await whileHeartbeating(
-      control,
-      withRetry(() => decoder.prepare(values), {
-        onRetry: (err, attempt, delayMs) => {
-          metrics.registryErrors.inc();
-          metrics.paused.set({ cause: 'registry' }, 1);
-          log.warn(
-            { attempt, delayMs, err: errorMessage(err) },
-            'schema registry unavailable; holding batch',
-          );
-        },
-      }),
-    );
-    metrics.paused.set({ cause: 'registry' }, 0);
+    await prepareSchemas(decodeDeps, control, batch);
     // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
     await whileHeartbeating(control, flow.room());
     const task = tasks.get(batch.partition);

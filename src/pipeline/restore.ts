@@ -10,6 +10,7 @@
  * devices with librdkafka (CRC32 `consistent_random`) and Java/JS producers (murmur2) place the same
  * key differently, and the engine must work with whichever the producers use.
  */
+import { ConfigError } from '../shared/errors.js';
 import { DAY_MS, HOUR_MS } from '../shared/records.js';
 import { quoteIdent, TABLES, type ClickHouseConnection } from '../sink/index.js';
 import { REPLACEMENT_CAP_DAYS, WINDOW_HOURS } from '../features/index.js';
@@ -104,4 +105,37 @@ export function replayStartMs(
   // Days since replacement look back up to the cap: replay a year of (sparse) maintenance.
   if (kind === 'maintenance') return Math.max(0, replayFromMs - REPLACEMENT_CAP_DAYS * DAY_MS);
   return Math.max(0, replayFromMs);
+}
+
+/**
+ * Co-partitioning is what makes a partition's side inputs complete: refuses to run without it. Resolves to
+ * the common partition count.
+ */
+export async function checkCoPartitioned(
+  topics: readonly string[],
+  endOffsets: (topic: string) => Promise<ReadonlyMap<number, string>>,
+): Promise<number> {
+  const counts = await Promise.all(topics.map(async (t) => (await endOffsets(t)).size));
+  if (new Set(counts).size !== 1) {
+    throw new ConfigError(
+      `topics ${topics.map((t, i) => `${t}=${counts[i]}`).join(', ')} must have the same partition count (a machine's events must share a partition number)`,
+      { code: 'TOPICS_NOT_COPARTITIONED', stage: 'pipeline' },
+    );
+  }
+  return counts[0] ?? 0;
+}
+
+/** The log line of a restore: where each partition's replay starts. */
+export function restoreSummary(
+  plan: RestorePlan,
+  partitions: readonly number[],
+): { partitions: number[]; replayFrom: string[]; machinesWithOutput: number } {
+  return {
+    partitions: [...partitions],
+    replayFrom: partitions.map((p) => {
+      const from = plan.replayFromMs(p);
+      return `${p}:${from === undefined ? 'earliest' : new Date(from).toISOString()}`;
+    }),
+    machinesWithOutput: plan.resumeAfter.size,
+  };
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SPEC_HASH, WINDOW_HOURS } from '../../../src/features/index.js';
 import { planRestore, replayStartMs } from '../../../src/pipeline/index.js';
+import { checkCoPartitioned, restoreSummary } from '../../../src/pipeline/restore.js';
 import { formatDateTime, type PredictionRow } from '../../../src/sink/index.js';
 import { createFakeClickHouse, type FakeClickHouse } from './fake-clickhouse.js';
 import { DATABASE, H, MODEL_VERSION, T0 } from './harness.js';
@@ -168,5 +169,36 @@ describe('replayStartMs', () => {
   it('replays everything of a partition without output', () => {
     for (const kind of ['telemetry', 'errors', 'maintenance', 'machines'] as const)
       expect(replayStartMs(kind, undefined)).toBe(0);
+  });
+});
+
+describe('checkCoPartitioned', () => {
+  const ends = (counts: Record<string, number>) => (topic: string) =>
+    Promise.resolve(new Map(Array.from({ length: counts[topic] ?? 0 }, (_, p) => [p, '0'] as const)));
+
+  it('resolves to the common partition count', async () => {
+    await expect(checkCoPartitioned(['t', 'e'], ends({ t: 4, e: 4 }))).resolves.toBe(4);
+  });
+
+  it('refuses topics whose partition counts differ, naming each count', async () => {
+    await expect(checkCoPartitioned(['t', 'e', 'm'], ends({ t: 4, e: 4, m: 2 }))).rejects.toMatchObject({
+      code: 'TOPICS_NOT_COPARTITIONED',
+      message: expect.stringContaining('t=4, e=4, m=2') as unknown,
+    });
+  });
+});
+
+describe('restoreSummary', () => {
+  it("names each partition's replay start, earliest when it has no output", () => {
+    const plan = {
+      resumeAfter: new Map([[7, T0]]),
+      homePartition: new Map([[7, 1]]),
+      replayFromMs: (p: number) => (p === 1 ? T0 : undefined),
+    };
+    expect(restoreSummary(plan, [0, 1])).toEqual({
+      partitions: [0, 1],
+      replayFrom: ['0:earliest', `1:${new Date(T0).toISOString()}`],
+      machinesWithOutput: 1,
+    });
   });
 });
