@@ -27,6 +27,7 @@ import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { numberArg } from './args.js';
+import { localStackPids } from './machine-cpu.js';
 import { startProfile } from './profile.js';
 import {
   INPUT_KINDS,
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
     const loadBefore = loadAverage();
     const rssBeforeBytes = process.memoryUsage.rss();
     const profiler = profileFile === undefined ? undefined : await startProfile();
-    const cost = measurePhase();
+    const cost = measurePhase(await localStackPids(config));
     const t0 = performance.now();
     const running = await startEngine(config, silentLogger);
     let engineError: string | undefined;

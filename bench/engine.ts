@@ -30,6 +30,7 @@ import {
   printJson,
   publishFleet,
 } from './fleet.js';
+import { localStackPids } from './machine-cpu.js';
 import { startProfile } from './profile.js';
 
 const { values: args } = parseArgs({
@@ -75,7 +76,7 @@ const rssTimer = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 100);
 const profiler = args.profile === undefined ? undefined : await startProfile();
-const cost = measurePhase();
+const cost = measurePhase(await localStackPids(config));
 const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
 const expected = expectedPredictions(config, { machines, startMs, endMs });

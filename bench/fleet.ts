@@ -13,6 +13,7 @@ import { createProgress } from '../src/shared/progress.js';
 import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
 import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { measureMachine, type MachineCpu } from './machine-cpu.js';
 
 /** The topics the engine reads. Failures are training labels only: no bench counts them as consumed. */
 export const INPUT_KINDS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
@@ -170,10 +171,14 @@ export interface PhaseCost {
   stop(): {
     cpuSeconds: number;
     gc: { count: number; scavengeMs: number; markCompactMs: number; otherMs: number };
+    /** The whole machine's cores and the local stack's processes over the phase (Linux). */
+    machineCpu?: MachineCpu;
   };
 }
 
-export function measurePhase(): PhaseCost {
+/** `stackPids`: the local services whose CPU seconds are reported too (machine-cpu.ts localStackPids). */
+export function measurePhase(stackPids: Record<string, number> = {}): PhaseCost {
+  const machine = measureMachine(stackPids);
   const cpu0 = process.cpuUsage();
   const gc = { count: 0, scavengeMs: 0, markCompactMs: 0, otherMs: 0 };
   const observer = new PerformanceObserver((list) => {
@@ -190,8 +195,10 @@ export function measurePhase(): PhaseCost {
     stop() {
       observer.disconnect();
       const cpu = process.cpuUsage(cpu0);
+      const machineCpu = machine.stop();
       const r = (x: number) => Math.round(x);
       return {
+        ...(machineCpu === undefined ? {} : { machineCpu }),
         cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
         gc: {
           count: gc.count,
