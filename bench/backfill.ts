@@ -182,8 +182,10 @@ async function main(): Promise<void> {
 
     const loadBefore = loadAverage();
     const rssBeforeBytes = process.memoryUsage.rss();
+    // Looked up before the phase: the status probe is not part of what is measured or profiled.
+    const stackPids = await localStackPids(config);
     const profiler = profileFile === undefined ? undefined : await startProfile();
-    const cost = measurePhase(await localStackPids(config));
+    const cost = measurePhase(stackPids);
     const t0 = performance.now();
     const running = await startEngine(config, silentLogger);
     let engineError: string | undefined;

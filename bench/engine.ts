@@ -75,8 +75,10 @@ let peakRss = process.memoryUsage().rss;
 const rssTimer = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 100);
+// Looked up before the phase: the status probe is not part of what is measured or profiled.
+const stackPids = await localStackPids(config);
 const profiler = args.profile === undefined ? undefined : await startProfile();
-const cost = measurePhase(await localStackPids(config));
+const cost = measurePhase(stackPids);
 const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
 const expected = expectedPredictions(config, { machines, startMs, endMs });

@@ -171,7 +171,7 @@ export interface PhaseCost {
   stop(): {
     cpuSeconds: number;
     gc: { count: number; scavengeMs: number; markCompactMs: number; otherMs: number };
-    /** The whole machine's cores and the local stack's processes over the phase (Linux). */
+    /** The machine's cores, the local stack's processes and this process's main thread over the phase (Linux). */
     machineCpu?: MachineCpu;
   };
 }

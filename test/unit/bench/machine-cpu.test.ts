@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { measureMachine, parsePidStat, parseProcStat } from '../../../bench/machine-cpu.js';
 
@@ -51,5 +53,17 @@ describe('bench machine CPU (/proc parsing)', () => {
     // The loop ran on the main thread, so its CPU is counted there too.
     expect(r?.mainThreadCpuSeconds).toBeGreaterThanOrEqual(0.2);
     expect(r?.mainThreadCpuSeconds).toBeLessThanOrEqual((r?.stackCpuSeconds.self ?? 0) + 0.02);
+  });
+
+  it('leaves out a process that exits during the phase (a service restarted mid-run) instead of failing', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 200)']);
+    await once(child, 'spawn');
+    const pid = child.pid as number;
+    const phase = measureMachine({ leaving: pid, self: process.pid, neverThere: 2 ** 30 });
+    await once(child, 'exit');
+    const r = phase.stop();
+    if (process.platform !== 'linux') return;
+    expect(r).toBeDefined();
+    expect(Object.keys(r?.stackCpuSeconds ?? {})).toEqual(['self']);
   });
 });
