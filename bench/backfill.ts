@@ -31,6 +31,7 @@ import { localStackPids } from './machine-cpu.js';
 import { startProfile } from './profile.js';
 import {
   INPUT_KINDS,
+  benchRead,
   benchConfig,
   cleanupBench,
   expectedPredictions,
@@ -126,10 +127,12 @@ async function committedRecords(
   admin: ReturnType<ReturnType<typeof createKafkaClient>['admin']>,
   config: Config,
 ): Promise<number> {
-  const topics = await admin.fetchOffsets({
-    groupId: config.kafka.groupId,
-    topics: INPUT_KINDS.map((k) => config.kafka.topics[k]),
-  });
+  const topics = await benchRead('reading committed offsets', () =>
+    admin.fetchOffsets({
+      groupId: config.kafka.groupId,
+      topics: INPUT_KINDS.map((k) => config.kafka.topics[k]),
+    }),
+  );
   let n = 0;
   for (const t of topics) for (const p of t.partitions) n += Math.max(0, Number(p.offset));
   return n;
@@ -176,7 +179,9 @@ async function main(): Promise<void> {
     const count = async (final: boolean): Promise<number> =>
       Number(
         (
-          await ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}${final ? ' FINAL' : ''}`)
+          await benchRead('counting predictions', () =>
+            ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${table}${final ? ' FINAL' : ''}`),
+          )
         )[0]?.n ?? 0,
       );
 

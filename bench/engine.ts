@@ -23,6 +23,7 @@ import { HOUR_MS, machineKey } from '../src/shared/records.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { measureCeiling } from './consume.js';
 import {
+  benchRead,
   expectedPredictions,
   loadAverage,
   machineInfo,
@@ -55,8 +56,8 @@ const db = quoteIdent(config.clickhouse.database);
 const count = async (where = '1'): Promise<number> =>
   Number(
     (
-      await ch.query<{ n: string }>(
-        `SELECT toString(count()) AS n FROM ${db}.predictions FINAL WHERE ${where}`,
+      await benchRead('counting predictions', () =>
+        ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.predictions FINAL WHERE ${where}`),
       )
     )[0]?.n ?? 0,
   );

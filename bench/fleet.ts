@@ -9,6 +9,9 @@ import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf
 import { registerSchemasAndTopics } from '../src/cli/schemas.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createKafkaClient } from '../src/ingest/index.js';
+import { isKafkaOutage } from '../src/ingest/kafka-errors.js';
+import { errorMessage, isRetryable } from '../src/shared/errors.js';
+import { withRetry } from '../src/shared/retry.js';
 import { createProgress } from '../src/shared/progress.js';
 import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
 import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
@@ -164,6 +167,25 @@ export function printJson(doc: unknown): void {
     (_, inner: string) => `[${inner.replace(/\s+/g, '')}]`,
   );
   console.log(text);
+}
+
+/**
+ * One of a bench's own reads while the engine runs (prediction counts, committed offsets). A Kafka or
+ * ClickHouse outage during a run (a broker still loading its coordinators after a restart, a ClickHouse
+ * restarted mid-run) is the engine's to ride out: the bench waits for the read like the engine waits for its
+ * writes (the project's retry, up to about 5 minutes), instead of ending the run without its figures.
+ */
+export function benchRead<T>(what: string, read: () => Promise<T>): Promise<T> {
+  return withRetry(read, {
+    maxMs: 2_000,
+    maxAttempts: 150,
+    retryOn: (err) => isRetryable(err) || isKafkaOutage(err),
+    onRetry: (err, attempt) => {
+      if (attempt === 1 || attempt % 10 === 0) {
+        console.error(`bench: ${what} failed (attempt ${attempt}): ${errorMessage(err)}; retrying`);
+      }
+    },
+  });
 }
 
 /** CPU seconds and garbage-collection pauses of one phase of a bench (less sensitive to load than wall time). */

@@ -29,7 +29,14 @@ import { loadConfig, type Config } from '../src/config/index.js';
 import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
-import { expectedPredictions, loadAverage, machineInfo, printJson, publishFleet } from './fleet.js';
+import {
+  benchRead,
+  expectedPredictions,
+  loadAverage,
+  machineInfo,
+  printJson,
+  publishFleet,
+} from './fleet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -107,7 +114,11 @@ async function backlog(variant: Variant, i: number): Promise<Run> {
   const db = quoteIdent(config.clickhouse.database);
   const count = async (table: string) =>
     Number(
-      (await ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.${table} FINAL`))[0]?.n ?? 0,
+      (
+        await benchRead(`counting ${table}`, () =>
+          ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.${table} FINAL`),
+        )
+      )[0]?.n ?? 0,
     );
   const load = loadAverage();
   const t0 = performance.now();
