@@ -77,6 +77,10 @@ beforeAll(async () => {
   // copies are made by the server (INSERT … SELECT): a JSON round trip through 18.16 may move a Float64 by
   // an ulp (the engine writes RowBinary, the exact doubles), and the copies must equal the originals.
   const db = quoteIdent(e.database);
+  // The copies share the table's key (machine, bucket, spec hash), so a background merge may collapse them
+  // at any moment, and then `training-set` rightly counts none (a CI run saw exactly that). Merges of this
+  // test's table stay stopped until the database is dropped, so the copies it counts are the ones made here.
+  await e.ch.exec(`SYSTEM STOP MERGES ${db}.feature_vectors`);
   await e.ch.exec(
     `INSERT INTO ${db}.feature_vectors
   (machine_id, bucket_ts, spec_hash, feature_set, features, model_version, scored_at, engine_version)
