@@ -6,7 +6,7 @@
  *   npx tsx bench/consume.ts [--machines 1000] [--days 30]
  *
  * Each phase uses a fresh consumer group from the beginning, autoCommit off, `eachBatch`, one partition at
- * a time (as the engine), kafkajs with the engine's Long fast paths (src/ingest/kafkajs-long.ts), and
+ * a time (as the engine), kafkajs with the engine's fast paths (src/ingest/kafkajs-long.ts: Long, record batch decoder), and
  * stops when it has seen every record published to those topics. The rate is over the time from the group
  * join to the last batch; connect and join are reported apart (`startup`).
  * `measureCeiling` runs the phases on any published topics (bench/engine.ts can call it on its own).
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/index.js';
 import { createRecordDecoder, createSchemaRegistryClient, loadProjectSchemas } from '../src/decode/index.js';
 import { createKafkaClient } from '../src/ingest/index.js';
-import { installLongFastPaths } from '../src/ingest/kafkajs-long.js';
+import { installKafkajsFastPaths, type KafkajsFastPaths } from '../src/ingest/kafkajs-long.js';
 import { numberArg } from './args.js';
 import { INPUT_KINDS, loadAverage, machineInfo, printJson, publishFleet } from './fleet.js';
 
@@ -30,8 +30,8 @@ export interface FetchSettings {
   readonly minBytes: number;
   readonly maxWaitTimeInMs: number;
   readonly partitionsConsumedConcurrently: number;
-  /** kafkajs with the engine's Long fast paths (src/ingest/kafkajs-long.ts), as the engine runs it. */
-  readonly kafkajsFastPaths: boolean;
+  /** kafkajs with the engine's fast paths (src/ingest/kafkajs-long.ts), as the engine runs it. */
+  readonly kafkajsFastPaths: KafkajsFastPaths;
 }
 
 export interface CeilingPhase {
@@ -153,7 +153,7 @@ export async function measureCeiling(
 ): Promise<CeilingPhase[]> {
   const phases: CeilingPhase[] = [];
   // The engine's client is kafkajs with these installed: the ceiling is measured on the same client.
-  const kafkajsFastPaths = installLongFastPaths();
+  const kafkajsFastPaths = installKafkajsFastPaths();
   for (const maxBytesPerPartition of options.maxBytesPerPartition ?? [MiB, 4 * MiB]) {
     // minBytes 1 and a short wait: a fetch returns as soon as anything is there, and the tail of a phase
     // is not padded by kafkajs's 5 s default wait on partitions already drained.

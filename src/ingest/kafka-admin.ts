@@ -6,6 +6,7 @@ import { ConfigError, TransientError, errorMessage } from '../shared/errors.js';
 import { RECORD_KINDS, type RecordKind } from '../shared/records.js';
 import { withRetry } from '../shared/retry.js';
 import { isKafkaOutage, kafkaError } from './kafka-errors.js';
+import { installKafkajsFastPaths } from './kafkajs-long.js';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -39,6 +40,8 @@ export function createKafkaClient(
   config: Pick<KafkaConfig, 'brokers' | 'clientId' | 'sasl' | 'tls'>,
   clientSuffix = '',
 ): Kafka {
+  // Before the client's first fetch: the decoder is chosen when kafkajs loads its Fetch response modules.
+  installKafkajsFastPaths();
   return new Kafka({
     clientId: `${config.clientId}${clientSuffix}`,
     brokers: [...config.brokers],

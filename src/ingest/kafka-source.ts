@@ -19,7 +19,7 @@ import type { Logger } from '../shared/logger.js';
 import { backoffDelayMs } from '../shared/retry.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { createKafkaClient } from './kafka-admin.js';
-import { installLongFastPaths } from './kafkajs-long.js';
+import { installKafkajsFastPaths } from './kafkajs-long.js';
 import { createOffsetReader, type SourceAdmin } from './kafka-offsets.js';
 import type { SourceHealth } from './source-health.js';
 import { groupByTopic, openSession, type Session, type SourceConsumer } from './kafka-session.js';
@@ -67,7 +67,9 @@ export interface KafkaRecordSource extends RecordSource {
 
 export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSource {
   const { log } = options;
-  if (!installLongFastPaths()) log.debug('kafkajs Long fast paths not installed (unknown kafkajs layout)');
+  const fast = installKafkajsFastPaths();
+  if (!fast.long || !fast.fetchDecode)
+    log.debug({ ...fast }, 'kafkajs fast paths not all installed (unknown kafkajs layout)');
   const client: SourceClient = options.client ?? createKafkaClient(options.kafka, '-engine');
   const outageMaxMs = options.outageMaxMs ?? options.kafka.outageMaxMs;
   const retryInitialMs = options.retryInitialMs ?? 1_000;

@@ -14,6 +14,7 @@
  * otherwise nothing is changed (a newer kafkajs keeps its own behaviour, just without the cache).
  */
 import { createRequire } from 'node:module';
+import { installFetchDecode } from './kafkajs-fetch-decode.js';
 
 interface KafkajsLong {
   readonly value: bigint;
@@ -32,7 +33,32 @@ interface KafkajsDecoder {
 const PATCHED = Symbol.for('pdm-stream.kafkajs-long-cache');
 const KAFKAJS_VERSION = '2.2.4';
 
-/** Installs both fast paths once per process; true when they are (or already were) in place. */
+export interface KafkajsFastPaths {
+  /** The `Long` parse cache and varlong reader below. */
+  readonly long: boolean;
+  /** The record batch decoder of src/ingest/kafkajs-fetch-decode.ts. */
+  readonly fetchDecode: boolean;
+}
+
+/**
+ * Every kafkajs fast path of this folder, once per process; called where the project creates its kafkajs
+ * clients, so that they are in place before the first fetch. Each is installed only on the kafkajs version
+ * it was written against; a path that is not installed leaves kafkajs's own behaviour.
+ */
+export function installKafkajsFastPaths(): KafkajsFastPaths {
+  const require = createRequire(import.meta.url);
+  const long = installLongFastPaths();
+  let fetchDecode = false;
+  try {
+    const version = (require('kafkajs/package.json') as { version?: string }).version;
+    fetchDecode = version === KAFKAJS_VERSION && installFetchDecode(require);
+  } catch {
+    // No readable kafkajs package.json: leave kafkajs as it is.
+  }
+  return { long, fetchDecode };
+}
+
+/** Installs both Long fast paths once per process; true when they are (or already were) in place. */
 export function installLongFastPaths(): boolean {
   const require = createRequire(import.meta.url);
   let Long: KafkajsLongClass & { [PATCHED]?: true };

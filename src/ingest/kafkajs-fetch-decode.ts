@@ -1,0 +1,316 @@
+/**
+ * A lighter decoder for the record batches of kafkajs's fetch responses (Fetch v4 and later, magic 2).
+ *
+ * kafkajs 2.2.4 decodes every record through a chain of per-record objects: a Buffer slice of the record
+ * and a `Decoder` around it, three 64-bit `Long`s (each a BigInt) for the timestamp and offset arithmetic,
+ * the two decimal strings, an array and a reduce for the headers. On a backlog those objects are most of
+ * what the garbage collector collects (CPU profiles and per-thread CPU in the issue-10 notes). This decoder
+ * reads the same bytes with one cursor over the response and builds the same message objects kafkajs
+ * builds (same fields, same values: offsets and timestamps as decimal strings, key and value as Buffer
+ * views, headers as kafkajs groups them, the shared `batchContext`), with plain-number arithmetic where the
+ * values are exact (|n| < 2^53, every real offset and epoch-ms timestamp) and BigInt otherwise.
+ *
+ * Whatever it does not handle exactly, it hands to kafkajs's own decoders unchanged: a legacy message set
+ * (magic 0/1), a compressed record batch (kafkajs decompresses through its codecs), and any batch whose
+ * bytes do not add up (a varint longer than this reader takes, a record that overruns its batch).
+ * A record batch cut off at the end of the response (how `maxBytes` works) ends the decode, as in kafkajs.
+ *
+ * Installed by replacing the module kafkajs's Fetch v4–v11 responses require (`fetch/v4/decodeMessages`)
+ * before any of them is loaded; only on the kafkajs version it was written against.
+ */
+import type { createRequire } from 'node:module';
+
+type Require = ReturnType<typeof createRequire>;
+
+/** kafkajs's protocol `Decoder`, the part this module uses. */
+interface KafkajsDecoder {
+  buffer: Buffer;
+  offset: number;
+}
+type DecoderClass = new (buffer: Buffer) => KafkajsDecoder;
+type RecordBatchDecoder = (decoder: KafkajsDecoder) => Promise<{ records: KafkajsRecord[] }>;
+type DecodeMessages = (decoder: KafkajsDecoder) => Promise<KafkajsRecord[]>;
+
+type HeaderValue = Buffer | null;
+type Headers = Record<string, HeaderValue | HeaderValue[]>;
+
+/** One record as kafkajs's record decoder returns it (`recordBatch/record/v0/decoder.js`). */
+export interface KafkajsRecord {
+  magicByte: number;
+  attributes: number;
+  timestamp: string;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+  isControlRecord: boolean;
+  batchContext: BatchContext;
+}
+
+interface BatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  partitionLeaderEpoch: number;
+  inTransaction: boolean;
+  isControlBatch: boolean;
+  lastOffsetDelta: number;
+  producerId: string;
+  producerEpoch: number;
+  firstSequence: number;
+  maxTimestamp: string;
+  timestampType: number;
+  magicByte: number;
+}
+
+const MAGIC_BYTE = 2;
+/** Where the magic byte sits in a record batch (and in the legacy message sets). */
+const MAGIC_OFFSET = 16;
+/** kafkajs reads another batch only while at least this many bytes remain. */
+const RECORD_BATCH_OVERHEAD = 49;
+/** firstOffset (8) + length (4): the batch's `length` counts the bytes after these. */
+const BATCH_LENGTH_PREFIX = 12;
+/** Bytes from a batch's start to its first record (the header through the record count). */
+const RECORDS_START = 61;
+const CODEC_MASK = 0x07;
+const TIMESTAMP_TYPE_FLAG_MASK = 0x08;
+const TRANSACTIONAL_FLAG_MASK = 0x10;
+const CONTROL_FLAG_MASK = 0x20;
+const CREATE_TIME = 0;
+const LOG_APPEND_TIME = 1;
+const TWO_32 = 4294967296;
+
+/** The batch's bytes do not fit this reader: kafkajs decodes this batch instead. */
+class NotMine extends Error {}
+const NOT_MINE = new NotMine('handed to kafkajs');
+
+/** A cursor over one response's record batches. */
+interface Cursor {
+  buf: Buffer;
+  at: number;
+  end: number;
+}
+
+/** A zigzag varint of up to 4 bytes (|n| < 2^27: every length and delta a record batch holds). */
+function varInt(c: Cursor): number {
+  let n = 0;
+  let shift = 0;
+  for (let i = 0; i < 4; i++) {
+    if (c.at >= c.end) throw NOT_MINE;
+    const b = c.buf[c.at++] as number;
+    n |= (b & 0x7f) << shift;
+    if (b < 0x80) return (n >>> 1) ^ -(n & 1);
+    shift += 7;
+  }
+  throw NOT_MINE;
+}
+
+/** A zigzag varlong of up to 7 bytes (|n| < 2^48), as a number. */
+function varLong(c: Cursor): number {
+  let n = 0;
+  let scale = 1;
+  for (let i = 0; i < 7; i++) {
+    if (c.at >= c.end) throw NOT_MINE;
+    const b = c.buf[c.at++] as number;
+    n += (b & 0x7f) * scale;
+    if (b < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    scale *= 128;
+  }
+  throw NOT_MINE;
+}
+
+/** Bytes of a varint length (−1: null), as a view on the response. */
+function varBytes(c: Cursor): Buffer | null {
+  const length = varInt(c);
+  if (length === -1) return null;
+  if (length < 0 || c.at + length > c.end) throw NOT_MINE;
+  const bytes = c.buf.subarray(c.at, c.at + length);
+  c.at += length;
+  return bytes;
+}
+
+/** A signed int64 at `at`: exact as a number when it is a safe integer, else as a BigInt. */
+function int64(buf: Buffer, at: number): number | bigint {
+  const hi = buf.readInt32BE(at);
+  const lo = buf.readUInt32BE(at + 4);
+  const n = hi * TWO_32 + lo;
+  return Number.isSafeInteger(n) ? n : (BigInt(hi) << 32n) + BigInt(lo);
+}
+
+/** `base + delta` as kafkajs's `Long` arithmetic would print it. */
+function plus(base: number | bigint, delta: number): string {
+  if (typeof base === 'number') {
+    const n = base + delta;
+    if (Number.isSafeInteger(n)) return String(n);
+    return (BigInt(base) + BigInt(delta)).toString();
+  }
+  return (base + BigInt(delta)).toString();
+}
+
+/** Headers grouped as kafkajs groups them: a repeated key collects its values in an array, in order. */
+function readHeaders(c: Cursor): Headers {
+  const headers: Headers = {};
+  const count = varInt(c);
+  for (let i = 0; i < count; i++) {
+    const key = varBytes(c);
+    const value = varBytes(c);
+    // kafkajs reads a null key as the property "null" (its readVarIntString returns null).
+    const name = key === null ? 'null' : key.toString('utf8');
+    // As kafkajs: the lookup sees inherited properties too, so a header named like one of Object's
+    // (`toString`, `__proto__`) comes out as [that property, value], as it always did.
+    const had = headers[name];
+    const next = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    // An own property even for "__proto__" (kafkajs builds them with computed keys in object literals).
+    Object.defineProperty(headers, name, {
+      value: next,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return headers;
+}
+
+/**
+ * One uncompressed record batch at `start`, whose bytes end at `end`: its records, appended to `out`.
+ * Throws NOT_MINE (before appending anything) when kafkajs should decode it.
+ */
+function decodeBatch(buf: Buffer, start: number, end: number, out: KafkajsRecord[]): void {
+  const attributes = buf.readInt16BE(start + 21);
+  if ((attributes & CODEC_MASK) !== 0) throw NOT_MINE;
+  const magicByte = buf.readInt8(start + MAGIC_OFFSET);
+  const firstOffset = int64(buf, start);
+  const firstTimestamp = int64(buf, start + 27);
+  const maxTimestamp = int64(buf, start + 35).toString();
+  const isControlBatch = (attributes & CONTROL_FLAG_MASK) > 0;
+  const timestampType = (attributes & TIMESTAMP_TYPE_FLAG_MASK) > 0 ? LOG_APPEND_TIME : CREATE_TIME;
+  const batchContext: BatchContext = {
+    firstOffset: firstOffset.toString(),
+    firstTimestamp: firstTimestamp.toString(),
+    partitionLeaderEpoch: buf.readInt32BE(start + 12),
+    inTransaction: (attributes & TRANSACTIONAL_FLAG_MASK) > 0,
+    isControlBatch,
+    lastOffsetDelta: buf.readInt32BE(start + 23),
+    producerId: int64(buf, start + 43).toString(),
+    producerEpoch: buf.readInt16BE(start + 51),
+    firstSequence: buf.readInt32BE(start + 53),
+    maxTimestamp,
+    timestampType,
+    magicByte,
+  };
+  const count = buf.readInt32BE(start + 57);
+  if (count < 0) throw NOT_MINE;
+  const c: Cursor = { buf, at: start + RECORDS_START, end };
+  const records: KafkajsRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = varInt(c);
+    const recordEnd = c.at + length;
+    // An empty record has no attributes byte: kafkajs fails on it, so it decides.
+    if (length < 0 || recordEnd > end || length === 0) throw NOT_MINE;
+    c.end = recordEnd;
+    const recordAttributes = buf.readInt8(c.at++);
+    const timestampDelta = varLong(c);
+    const offsetDelta = varInt(c);
+    const key = varBytes(c);
+    const value = varBytes(c);
+    const headers = readHeaders(c);
+    records.push({
+      magicByte,
+      attributes: recordAttributes,
+      timestamp: timestampType === LOG_APPEND_TIME ? maxTimestamp : plus(firstTimestamp, timestampDelta),
+      offset: plus(firstOffset, offsetDelta),
+      key,
+      value,
+      headers,
+      isControlRecord: isControlBatch,
+      batchContext,
+    });
+    c.at = recordEnd;
+    c.end = end;
+  }
+  for (const r of records) out.push(r);
+}
+
+/** The replacement for kafkajs's `fetch/v4/decodeMessages`, given kafkajs's own pieces to fall back on. */
+export function createDecodeMessages(
+  Decoder: DecoderClass,
+  kafkajsDecodeMessages: DecodeMessages,
+  kafkajsRecordBatch: RecordBatchDecoder,
+): DecodeMessages {
+  return async function decodeMessages(decoder: KafkajsDecoder): Promise<KafkajsRecord[]> {
+    const buf = decoder.buffer;
+    const at = decoder.offset;
+    // Anything but a complete message set of magic-2 batches: kafkajs, from the same position.
+    if (buf.length - at < 4) return kafkajsDecodeMessages(decoder);
+    const size = buf.readInt32BE(at);
+    const start = at + 4;
+    if (
+      size <= MAGIC_OFFSET ||
+      buf.length - start < size ||
+      buf.readInt8(start + MAGIC_OFFSET) !== MAGIC_BYTE
+    )
+      return kafkajsDecodeMessages(decoder);
+    decoder.offset = start + size;
+    const end = start + size;
+    const records: KafkajsRecord[] = [];
+    let pos = start;
+    while (end - pos >= RECORD_BATCH_OVERHEAD) {
+      const length = buf.readInt32BE(pos + 8);
+      const batchEnd = pos + BATCH_LENGTH_PREFIX + length;
+      // Cut off by the response's size limit: the rest comes with the next fetch (kafkajs stops here too).
+      if (batchEnd > end) break;
+      try {
+        if (length < RECORDS_START - BATCH_LENGTH_PREFIX) throw NOT_MINE;
+        decodeBatch(buf, pos, batchEnd, records);
+        pos = batchEnd;
+      } catch (e) {
+        if (!(e instanceof NotMine)) throw e;
+        const one = new Decoder(buf.subarray(pos, end));
+        try {
+          const batch = await kafkajsRecordBatch(one);
+          for (const r of batch.records) records.push(r);
+        } catch (error) {
+          if (error instanceof Error && error.name === 'KafkaJSPartialMessageError') break;
+          throw error;
+        }
+        // Where kafkajs's decoder left off; a length that does not move forward would loop for ever.
+        if (one.offset <= 0)
+          throw new Error(`record batch at byte ${pos - start} of a fetch response has length ${length}`);
+        pos += one.offset;
+      }
+    }
+    return records;
+  };
+}
+
+const PATCHED = Symbol.for('pdm-stream.kafkajs-fetch-decode');
+const FETCH_DIR = 'kafkajs/src/protocol/requests/fetch';
+const FETCH_VERSIONS = [4, 5, 6, 7, 8, 9, 10, 11];
+
+/**
+ * Puts the decoder in place of kafkajs's `fetch/v4/decodeMessages` for the Fetch responses loaded from now
+ * on. False (nothing changed) when a Fetch v4+ response module is already loaded, so that every fetch of
+ * the process decodes the same way, or when kafkajs's layout is not the expected one. The caller checks
+ * kafkajs's version.
+ */
+export function installFetchDecode(require: Require): boolean {
+  try {
+    const path = require.resolve(`${FETCH_DIR}/v4/decodeMessages.js`);
+    const original = require(path) as DecodeMessages & { [PATCHED]?: true };
+    if (original[PATCHED] === true) return true;
+    const responses = FETCH_VERSIONS.map((v) => require.resolve(`${FETCH_DIR}/v${v}/response.js`));
+    if (responses.some((p) => require.cache[p] !== undefined)) return false;
+    const Decoder = require('kafkajs/src/protocol/decoder.js') as DecoderClass;
+    const batch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as RecordBatchDecoder;
+    const loaded = require.cache[path];
+    if (typeof original !== 'function' || typeof Decoder !== 'function' || typeof batch !== 'function')
+      return false;
+    if (loaded === undefined) return false;
+    loaded.exports = Object.assign(createDecodeMessages(Decoder, original, batch), {
+      [PATCHED]: true as const,
+    });
+    return true;
+  } catch {
+    // Not the layout we know (a repackaged kafkajs): kafkajs decodes as it always did.
+    return false;
+  }
+}
