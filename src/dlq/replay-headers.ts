@@ -21,7 +21,8 @@ const MAX_HEADER_COUNT = 1_000_000;
 function headerText(headers: MessageHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
   const one = Array.isArray(v) ? v[v.length - 1] : v;
-  if (one === undefined) return undefined;
+  // A header without a value (null) says nothing: read as absent, never as an error on a dead letter.
+  if (one === undefined || one === null) return undefined;
   return typeof one === 'string' ? one : one.toString('utf8');
 }
 

@@ -15,4 +15,6 @@ export interface SourceMessage {
   readonly headers?: MessageHeaders | undefined;
 }
 
-export type MessageHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+/** A header sent without a value arrives as null (kafkajs delivers it so, though its own type omits it). */
+export type MessageHeaderValue = Buffer | string | null;
+export type MessageHeaders = Readonly<Record<string, MessageHeaderValue | MessageHeaderValue[] | undefined>>;

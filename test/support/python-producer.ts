@@ -47,6 +47,8 @@ export interface PyMessage {
   readonly key: string | null;
   readonly value: Readonly<Record<string, unknown>> | null;
   readonly timestamp?: number;
+  /** Kafka headers in order, [name, UTF-8 value]; null is a header without a value. */
+  readonly headers?: ReadonlyArray<readonly [string, string | null]>;
 }
 
 export interface PyProduceOptions {

@@ -11,6 +11,7 @@ Reads JSON lines from stdin, one message each, and produces them in that order:
   real producer does. "value": null produces a tombstone.
 - "timestamp" (optional) is the Kafka record timestamp in epoch ms; without it librdkafka uses the
   wall clock.
+- "headers" (optional) are [name, value] pairs, value a string or null (a header without a value).
 - The partition is chosen by librdkafka's partitioner: --partitioner (default: librdkafka's default,
   consistent_random), or --topic-partitioner TOPIC=NAME for one topic.
 
@@ -96,6 +97,9 @@ def main() -> int:
             kwargs["key"] = key.encode("utf-8")
         if m.get("timestamp") is not None:
             kwargs["timestamp"] = int(m["timestamp"])
+        if m.get("headers") is not None:
+            # [name, value] pairs in order; a null value is a header without a value (length -1 on the wire).
+            kwargs["headers"] = [(k, None if v is None else v.encode("utf-8")) for k, v in m["headers"]]
         producer = per_topic.get(topic, default_producer)
         while True:
             try:

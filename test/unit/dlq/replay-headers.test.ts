@@ -29,6 +29,30 @@ describe('replay headers', () => {
     expect(replayedFromOf({ [REPLAY_HEADERS.from]: Buffer.from('t/1/2') })).toBe('t/1/2');
   });
 
+  it('a header sent without a value (null, as kafkajs delivers it) reads as absent', () => {
+    expect(replayCountOf({ [REPLAY_HEADERS.count]: null })).toBe(0);
+    expect(replayCountOf({ [REPLAY_HEADERS.count]: [Buffer.from('2'), null] })).toBe(0);
+    expect(replayedFromOf({ [REPLAY_HEADERS.from]: null })).toBe('');
+    const row = toDeadLetterRow(
+      {
+        message: {
+          topic: 'pdm.telemetry',
+          partition: 0,
+          offset: '1',
+          key: null,
+          value: null,
+          timestampMs: 0,
+          headers: { [REPLAY_HEADERS.count]: null, [REPLAY_HEADERS.from]: [null] },
+        },
+        reason: 'BAD_FRAME',
+        stage: 'decode',
+        error: 'no value',
+      },
+      { modernTypes: false },
+    );
+    expect([row.replay_count, row.replayed_from]).toEqual([0, '']);
+  });
+
   it('a dead letter of a replayed record keeps its count, exact key bytes and ms timestamp', () => {
     const row = toDeadLetterRow(
       {
