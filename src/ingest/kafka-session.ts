@@ -7,6 +7,7 @@ import type { Consumer, KafkaMessage } from 'kafkajs';
 import { PdmError, TransientError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { kafkaError } from './kafka-errors.js';
+import { FetchedRecord } from './kafkajs-fetch-decode.js';
 import type { BatchOutcome, RecordSourceHandlers, SourceBatch, TopicPartition } from './record-source.js';
 import type { SourceMessage } from './types.js';
 
@@ -66,6 +67,8 @@ export interface Session {
 }
 
 function toSourceMessage(topic: string, partition: number, m: KafkaMessage): SourceMessage {
+  // Decoded by kafkajs-fetch-decode.ts: already a SourceMessage once it knows where it came from.
+  if (m instanceof FetchedRecord) return m.from(topic, partition);
   return {
     topic,
     partition,

@@ -5,10 +5,11 @@
  * and a `Decoder` around it, three 64-bit `Long`s (each a BigInt) for the timestamp and offset arithmetic,
  * the two decimal strings, an array and a reduce for the headers. On a backlog those objects are most of
  * what the garbage collector collects (CPU profiles and per-thread CPU in the issue-10 notes). This decoder
- * reads the same bytes with one cursor over the response and builds the same message objects kafkajs
- * builds (same fields, same values: offsets and timestamps as decimal strings, key and value as Buffer
- * views, headers as kafkajs groups them, the shared `batchContext`), with plain-number arithmetic where the
- * values are exact (|n| < 2^53, every real offset and epoch-ms timestamp) and BigInt otherwise.
+ * reads the same bytes with one cursor over the response and gives one {@link FetchedRecord} per record:
+ * the same message kafkajs builds (same values: offsets and timestamps as decimal strings, key and value as
+ * Buffer views, headers as kafkajs groups them, the shared `batchContext`), with plain-number arithmetic
+ * where the values are exact (|n| < 2^53, every real offset and epoch-ms timestamp) and BigInt otherwise;
+ * key, value, headers and timestamp are read from the response when asked for.
  *
  * Whatever it does not handle exactly, it hands to kafkajs's own decoders unchanged: a legacy message set
  * (magic 0/1), a compressed record batch (kafkajs decompresses through its codecs), and any batch whose
@@ -29,7 +30,7 @@ interface KafkajsDecoder {
 }
 type DecoderClass = new (buffer: Buffer) => KafkajsDecoder;
 type RecordBatchDecoder = (decoder: KafkajsDecoder) => Promise<{ records: KafkajsRecord[] }>;
-type DecodeMessages = (decoder: KafkajsDecoder) => Promise<KafkajsRecord[]>;
+type DecodeMessages = (decoder: KafkajsDecoder) => Promise<(KafkajsRecord | FetchedRecord)[]>;
 
 type HeaderValue = Buffer | null;
 type Headers = Record<string, HeaderValue | HeaderValue[]>;
@@ -45,6 +46,94 @@ export interface KafkajsRecord {
   headers: Headers;
   isControlRecord: boolean;
   batchContext: BatchContext;
+}
+
+/**
+ * A record this module decoded: kafkajs's message, and the engine's `SourceMessage` once the consumer
+ * adapter has said where it came from ({@link FetchedRecord.from}; kafkajs does not know it at decode time).
+ *
+ * What kafkajs itself reads (`offset`, `isControlRecord`, `batchContext`) are plain fields. `key`, `value`,
+ * `headers` and `timestamp` are getters that read the response's bytes on each access: a record waiting in
+ * a batch holds no Buffer views, no headers object and no timestamp string of its own, so the garbage
+ * collector has far fewer objects to copy while a batch is in flight. Each `key` or `value` access returns
+ * a new view on the same bytes; each `headers` access a new object grouped as kafkajs groups them.
+ */
+export class FetchedRecord {
+  readonly buffer: Buffer;
+  readonly keyAt: number;
+  readonly keyEnd: number;
+  readonly valueAt: number;
+  readonly valueEnd: number;
+  /** Where the header count is; −1: no headers. */
+  readonly headersAt: number;
+  readonly recordEnd: number;
+  readonly offset: string;
+  /** Epoch ms, as `Number(timestamp)`. */
+  readonly timestampMs: number;
+  /** The timestamp's decimal text when it is not a safe integer (else derived from timestampMs). */
+  readonly timestampText: string | undefined;
+  readonly attributes: number;
+  readonly isControlRecord: boolean;
+  readonly batchContext: BatchContext;
+  topic = '';
+  partition = -1;
+
+  /** Positions are byte indexes in `buffer` (−1 at: null); positional, so that nothing else is allocated. */
+  constructor(
+    buffer: Buffer,
+    keyAt: number,
+    keyEnd: number,
+    valueAt: number,
+    valueEnd: number,
+    headersAt: number,
+    recordEnd: number,
+    offset: string,
+    timestamp: number | string,
+    attributes: number,
+    batchContext: BatchContext,
+  ) {
+    this.buffer = buffer;
+    this.keyAt = keyAt;
+    this.keyEnd = keyEnd;
+    this.valueAt = valueAt;
+    this.valueEnd = valueEnd;
+    this.headersAt = headersAt;
+    this.recordEnd = recordEnd;
+    this.offset = offset;
+    this.timestampMs = Number(timestamp);
+    this.timestampText = typeof timestamp === 'string' ? timestamp : undefined;
+    this.attributes = attributes;
+    this.isControlRecord = batchContext.isControlBatch;
+    this.batchContext = batchContext;
+  }
+
+  get key(): Buffer | null {
+    return this.keyAt < 0 ? null : this.buffer.subarray(this.keyAt, this.keyEnd);
+  }
+
+  get value(): Buffer | null {
+    return this.valueAt < 0 ? null : this.buffer.subarray(this.valueAt, this.valueEnd);
+  }
+
+  get headers(): Headers {
+    if (this.headersAt < 0) return {};
+    return readHeaders({ buf: this.buffer, at: this.headersAt, end: this.recordEnd });
+  }
+
+  get timestamp(): string {
+    return this.timestampText ?? String(this.timestampMs);
+  }
+
+  get magicByte(): number {
+    return this.batchContext.magicByte;
+  }
+
+  /** This record as the engine's message of `topic` partition `partition`. */
+  from(topic: string, partition: number): this {
+    this.topic = topic;
+    this.partition = partition;
+    return this;
+  }
 }
 
 interface BatchContext {
@@ -128,6 +217,29 @@ function varBytes(c: Cursor): Buffer | null {
   return bytes;
 }
 
+/** Skips the bytes of a varint length (−1: null); their start, or −1 for null. */
+function skipBytes(c: Cursor): number {
+  const length = varInt(c);
+  if (length === -1) return -1;
+  if (length < 0 || c.at + length > c.end) throw NOT_MINE;
+  const at = c.at;
+  c.at += length;
+  return at;
+}
+
+/** Checks the headers at the cursor as {@link readHeaders} will read them; where they are, −1 for none. */
+function skipHeaders(c: Cursor): number {
+  const at = c.at;
+  const count = varInt(c);
+  // kafkajs reads −1 as no headers and fails on other negative counts.
+  if (count < -1) throw NOT_MINE;
+  for (let i = 0; i < count; i++) {
+    skipBytes(c);
+    skipBytes(c);
+  }
+  return count > 0 ? at : -1;
+}
+
 /** A signed int64 at `at`: exact as a number when it is a safe integer, else as a BigInt. */
 function int64(buf: Buffer, at: number): number | bigint {
   const hi = buf.readInt32BE(at);
@@ -144,6 +256,15 @@ function plus(base: number | bigint, delta: number): string {
     return (BigInt(base) + BigInt(delta)).toString();
   }
   return (base + BigInt(delta)).toString();
+}
+
+/** `base + delta` as a number when exact, else as kafkajs's decimal text. */
+function sum(base: number | bigint, delta: number): number | string {
+  if (typeof base === 'number') {
+    const n = base + delta;
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return plus(base, delta);
 }
 
 /** Headers grouped as kafkajs groups them: a repeated key collects its values in an array, in order. */
@@ -174,7 +295,7 @@ function readHeaders(c: Cursor): Headers {
  * One uncompressed record batch at `start`, whose bytes end at `end`: its records, appended to `out`.
  * Throws NOT_MINE (before appending anything) when kafkajs should decode it.
  */
-function decodeBatch(buf: Buffer, start: number, end: number, out: KafkajsRecord[]): void {
+function decodeBatch(buf: Buffer, start: number, end: number, out: (KafkajsRecord | FetchedRecord)[]): void {
   const attributes = buf.readInt16BE(start + 21);
   if ((attributes & CODEC_MASK) !== 0) throw NOT_MINE;
   const magicByte = buf.readInt8(start + MAGIC_OFFSET);
@@ -200,30 +321,38 @@ function decodeBatch(buf: Buffer, start: number, end: number, out: KafkajsRecord
   const count = buf.readInt32BE(start + 57);
   if (count < 0) throw NOT_MINE;
   const c: Cursor = { buf, at: start + RECORDS_START, end };
-  const records: KafkajsRecord[] = [];
+  const records: FetchedRecord[] = [];
   for (let i = 0; i < count; i++) {
     const length = varInt(c);
     const recordEnd = c.at + length;
     // An empty record has no attributes byte: kafkajs fails on it, so it decides.
-    if (length < 0 || recordEnd > end || length === 0) throw NOT_MINE;
+    if (length <= 0 || recordEnd > end) throw NOT_MINE;
     c.end = recordEnd;
     const recordAttributes = buf.readInt8(c.at++);
     const timestampDelta = varLong(c);
     const offsetDelta = varInt(c);
-    const key = varBytes(c);
-    const value = varBytes(c);
-    const headers = readHeaders(c);
-    records.push({
-      magicByte,
-      attributes: recordAttributes,
-      timestamp: timestampType === LOG_APPEND_TIME ? maxTimestamp : plus(firstTimestamp, timestampDelta),
-      offset: plus(firstOffset, offsetDelta),
-      key,
-      value,
-      headers,
-      isControlRecord: isControlBatch,
-      batchContext,
-    });
+    const keyAt = skipBytes(c);
+    const keyEnd = c.at;
+    const valueAt = skipBytes(c);
+    const valueEnd = c.at;
+    const headersAt = skipHeaders(c);
+    const timestamp = timestampType === LOG_APPEND_TIME ? maxTimestamp : sum(firstTimestamp, timestampDelta);
+    const offset = plus(firstOffset, offsetDelta);
+    records.push(
+      new FetchedRecord(
+        buf,
+        keyAt,
+        keyEnd,
+        valueAt,
+        valueEnd,
+        headersAt,
+        recordEnd,
+        offset,
+        timestamp,
+        recordAttributes,
+        batchContext,
+      ),
+    );
     c.at = recordEnd;
     c.end = end;
   }
@@ -236,7 +365,7 @@ export function createDecodeMessages(
   kafkajsDecodeMessages: DecodeMessages,
   kafkajsRecordBatch: RecordBatchDecoder,
 ): DecodeMessages {
-  return async function decodeMessages(decoder: KafkajsDecoder): Promise<KafkajsRecord[]> {
+  return async function decodeMessages(decoder: KafkajsDecoder): Promise<(KafkajsRecord | FetchedRecord)[]> {
     const buf = decoder.buffer;
     const at = decoder.offset;
     // Anything but a complete message set of magic-2 batches: kafkajs, from the same position.
@@ -251,7 +380,7 @@ export function createDecodeMessages(
       return kafkajsDecodeMessages(decoder);
     decoder.offset = start + size;
     const end = start + size;
-    const records: KafkajsRecord[] = [];
+    const records: (KafkajsRecord | FetchedRecord)[] = [];
     let pos = start;
     while (end - pos >= RECORD_BATCH_OVERHEAD) {
       const length = buf.readInt32BE(pos + 8);

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
+  FetchedRecord,
   createDecodeMessages,
   installFetchDecode,
   type KafkajsRecord,
@@ -19,7 +20,7 @@ interface KafkajsDecoder {
   offset: number;
 }
 type DecoderClass = new (buffer: Buffer) => KafkajsDecoder;
-type DecodeMessages = (d: KafkajsDecoder) => Promise<KafkajsRecord[]>;
+type DecodeMessages = (d: KafkajsDecoder) => Promise<(KafkajsRecord | FetchedRecord)[]>;
 
 const DECODE_MESSAGES = 'kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js';
 const Decoder = require('kafkajs/src/protocol/decoder.js') as DecoderClass;
@@ -83,6 +84,8 @@ interface TestRecord {
   readonly value?: Buffer | null;
   readonly headers?: ReadonlyArray<readonly [Buffer | null, Buffer | null]>;
   readonly attributes?: number;
+  /** The header count as written, instead of the number of `headers`. */
+  readonly headerCount?: number;
 }
 
 function record(r: TestRecord): number[] {
@@ -93,7 +96,7 @@ function record(r: TestRecord): number[] {
     ...varint(r.offsetDelta ?? 0),
     ...bytes(r.key === undefined ? Buffer.from('k') : r.key),
     ...bytes(r.value === undefined ? Buffer.from('v') : r.value),
-    ...varint(headers.length),
+    ...varint(r.headerCount ?? headers.length),
     ...headers.flatMap(([k, v]) => [...bytes(k), ...bytes(v)]),
   ];
   return [...varint(body.length), ...body];
@@ -143,22 +146,36 @@ interface Outcome {
   readonly error?: string;
 }
 
-async function run(decode: DecodeMessages, buf: Buffer, at = 0): Promise<Outcome> {
+/** A message as kafkajs's consumer and ours read it: its fields, whether data properties or getters. */
+function view(r: KafkajsRecord | FetchedRecord): KafkajsRecord {
+  const { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord, batchContext } = r;
+  return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord, batchContext };
+}
+
+async function run(decode: DecodeMessages, buf: Buffer, at = 0): Promise<Outcome & { ours: number }> {
   const d = new Decoder(buf);
   d.offset = at;
   try {
     const records = await decode(d);
-    return { records, offset: d.offset };
+    const ours = records.filter((r): r is FetchedRecord => r instanceof FetchedRecord);
+    // The engine's view of ours: the timestamp as a number, a fresh headers object on each access.
+    for (const r of ours) {
+      expect(r.timestampMs).toBe(Number(r.timestamp));
+      expect(r.headers).not.toBe(r.headers);
+    }
+    return { records: records.map(view), offset: d.offset, ours: ours.length };
   } catch (e) {
-    return { error: e instanceof Error ? e.name : String(e) };
+    return { error: e instanceof Error ? e.name : String(e), ours: 0 };
   }
 }
 
-async function same(buf: Buffer, at = 0): Promise<Outcome> {
-  const expected = await run(kafkajs, buf, at);
-  const actual = await run(fast, buf, at);
+/** Both decoders on `buf`: the same outcome; returns ours, with how many records this module decoded. */
+async function same(buf: Buffer, at = 0): Promise<Outcome & { ours: number }> {
+  const { ours: none, ...expected } = await run(kafkajs, buf, at);
+  expect(none).toBe(0);
+  const { ours, ...actual } = await run(fast, buf, at);
   expect(actual).toEqual(expected);
-  return actual;
+  return { ...actual, ours };
 }
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -186,6 +203,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
     ]);
     expect(out.records?.[1]?.key).toBeNull();
     expect(out.records?.[2]?.value).toBeNull();
+    expect(out.ours).toBe(4);
   });
 
   it('headers: repeated keys grouped, null values, a null key, names of Object properties', async () => {
@@ -213,6 +231,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
     expect(Object.getPrototypeOf(h)).toBe(Object.prototype);
     expect(Object.keys(h)).toContain('__proto__');
     expect(h['trace']).toEqual([null, b('a'), b('b')]);
+    expect(out.ours).toBe(1);
   });
 
   it('offsets and timestamps beyond 2^53, negative ones, log-append time, control and transactional batches', async () => {
@@ -263,6 +282,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
       messageSet([batch({ records: [{}] }), [...gzip.buffer], batch({ firstOffset: 13n, records: [{}] })]),
     );
     expect(out.records?.map((r) => r.offset)).toEqual(['0', '10', '11', '12', '13']);
+    expect(out.ours).toBe(2); // the gzip batch's three are kafkajs's
 
     // Magic 0 message set, an empty set, a negative size, a size past the buffer, a set too short for a magic.
     const legacy = [...int64(0n), ...int32(14), ...int32(0), 0, 0, ...int32(-1), ...int32(0)];
@@ -279,6 +299,8 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
     const cases: number[][] = [
       batch({ records: [{}], count: 3 }), // fewer records than the count says
       batch({ records: [{}], count: -2 }),
+      batch({ records: [{ headerCount: -2 }] }), // kafkajs fails on a negative header count
+      batch({ records: [{ headerCount: -1 }] }), // and reads −1 as none
       [...good.slice(0, 61), 0, ...good.slice(61)], // an empty record (length 0)
       [...good.slice(0, 61), ...varint(200), ...good.slice(62)], // a record longer than its batch
       [...good.slice(0, 61), 0x80, 0x80, 0x80, 0x80, 0x01, ...good.slice(62)], // a 5-byte varint length
@@ -312,6 +334,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
       batch({ firstOffset: 103n, records: [{ key: b('m-2') }, { offsetDelta: 1 }] }),
     ]);
     let decoded = 0;
+    let ours = 0;
     for (let i = 0; i < 400; i++) {
       const m = Buffer.from(valid);
       // Mutations inside the records only: a mutated batch length makes kafkajs itself loop for ever.
@@ -319,9 +342,11 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
       for (let k = 0; k <= rand(3); k++) m[recordsFrom + rand(m.length - 2 - recordsFrom)] = rand(256);
       const out = await same(m);
       if (out.records !== undefined) decoded++;
+      ours += out.ours;
     }
-    // Most mutations still decode (into other values): the comparison covered real messages.
+    // Most mutations still decode (into other values), most of them here: the comparison covered them.
     expect(decoded).toBeGreaterThan(100);
+    expect(ours).toBeGreaterThan(500);
   });
 });
 
