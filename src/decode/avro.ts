@@ -1,5 +1,42 @@
 /** The one file that knows avsc. Types are built once per schema and reused for every message. */
+import { createRequire } from 'node:module';
 import avsc from 'avsc';
+
+/**
+ * avsc's reading cursor (`lib/utils.js`), not part of its public API. `Type.decode` allocates one cursor
+ * and one `{ value, offset }` result per message; the engine decodes hundreds of thousands of messages a
+ * second, so the codecs below keep one cursor and call the same internal read that `Type.decode` calls
+ * (`_read` of the type or resolver). Used only on the avsc version this was written against and when
+ * the internals look as expected; otherwise `Type.decode`, with the same results.
+ */
+interface AvscTap {
+  buf: Buffer;
+  pos: number;
+}
+/** A Type or a Resolver as avsc uses them internally: `_read` advances the cursor and returns the value. */
+interface AvscReader {
+  _read(tap: AvscTap): unknown;
+}
+const AVSC_VERSION = '5.7.9';
+const NO_BYTES = Buffer.alloc(0);
+
+function loadTap(): (new (buf: Buffer, pos: number) => AvscTap) | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    if ((require('avsc/package.json') as { version?: string }).version !== AVSC_VERSION) return undefined;
+    const { Tap } = require('avsc/lib/utils.js') as { Tap?: new (buf: Buffer, pos: number) => AvscTap };
+    return typeof Tap === 'function' ? Tap : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const Tap = loadTap();
+/** One cursor for every codec: decoding is synchronous, so no two reads ever share it at once. */
+const sharedTap = Tap === undefined ? undefined : new Tap(NO_BYTES, 0);
+
+/** Whether the codecs read with the shared cursor (true on the avsc version this was written for). */
+export const avroSharedCursor = sharedTap !== undefined;
 
 export interface AvroCodec {
   /**
@@ -24,9 +61,10 @@ export function createResolvingCodec(readerSchema: object, writerSchema: object 
   const writer = forSchema(writerSchema);
   if (reader.equals(writer)) return plainCodec(reader);
   const resolver = reader.createResolver(writer);
+  const fast = fastReader(resolver);
   return {
     decode(buf, start = 0) {
-      return checkedDecode(reader, buf, start, resolver);
+      return checkedDecode(reader, fast, buf, start, resolver);
     },
     encode(value) {
       return reader.toBuffer(value);
@@ -39,9 +77,10 @@ export function createCodec(schema: object | string): AvroCodec {
 }
 
 function plainCodec(type: avsc.Type): AvroCodec {
+  const fast = fastReader(type);
   return {
     decode(buf, start = 0) {
-      return checkedDecode(type, buf, start);
+      return checkedDecode(type, fast, buf, start);
     },
     encode(value) {
       return type.toBuffer(value);
@@ -49,11 +88,38 @@ function plainCodec(type: avsc.Type): AvroCodec {
   };
 }
 
-function checkedDecode(type: avsc.Type, buf: Buffer, start: number, resolver?: avsc.Resolver): unknown {
-  // decode() reports how far it read: a short body is truncated, trailing bytes mean a wrong schema.
-  // avsc types decode() as `any`; the caller validates the shape (validate.ts).
-  const result: { value: unknown; offset: number } = type.decode(buf, start, resolver);
-  const { value, offset } = result;
+/** What reads with the shared cursor (the resolver, or the type itself), if the internals are there. */
+function fastReader(x: avsc.Type | avsc.Resolver): AvscReader | undefined {
+  return sharedTap !== undefined && typeof (x as Partial<AvscReader>)._read === 'function'
+    ? (x as AvscReader)
+    : undefined;
+}
+
+function checkedDecode(
+  type: avsc.Type,
+  fast: AvscReader | undefined,
+  buf: Buffer,
+  start: number,
+  resolver?: avsc.Resolver,
+): unknown {
+  // How far the read went: a short body is truncated, trailing bytes mean a wrong schema.
+  // avsc reads values as `any`; the caller validates the shape (validate.ts).
+  let value: unknown;
+  let offset: number;
+  if (fast !== undefined && sharedTap !== undefined) {
+    sharedTap.buf = buf;
+    sharedTap.pos = start;
+    try {
+      value = fast._read(sharedTap);
+      offset = sharedTap.pos <= buf.length ? sharedTap.pos : -1;
+    } finally {
+      // Not holding on to the message's bytes between reads.
+      sharedTap.buf = NO_BYTES;
+    }
+  } else {
+    const result: { value: unknown; offset: number } = type.decode(buf, start, resolver);
+    ({ value, offset } = result);
+  }
   if (offset < 0) throw new Error(`truncated Avro body (${buf.length - start} bytes)`);
   if (offset !== buf.length) throw new Error(`Avro body has ${buf.length - offset} trailing bytes`);
   return value;
