@@ -17,7 +17,9 @@ const schemas = loadProjectSchemas();
 
 /** `Type.decode` with the codecs' checks: the reference. */
 function reference(reader: avsc.Type, buf: Buffer, start: number, resolver?: avsc.Resolver): unknown {
-  const { value, offset } = reader.decode(buf, start, resolver) as { value: unknown; offset: number };
+  // avsc types decode() as `any`: the same annotation as src/decode/avro.ts.
+  const result: { value: unknown; offset: number } = reader.decode(buf, start, resolver);
+  const { value, offset } = result;
   if (offset < 0) throw new Error(`truncated Avro body (${buf.length - start} bytes)`);
   if (offset !== buf.length) throw new Error(`Avro body has ${buf.length - offset} trailing bytes`);
   return value;
