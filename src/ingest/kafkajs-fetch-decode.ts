@@ -169,11 +169,11 @@ const LOG_APPEND_TIME = 1;
 const TWO_32 = 4294967296;
 
 /** The batch's bytes do not fit this reader: kafkajs decodes this batch instead. */
-class NotMine extends Error {}
+export class NotMine extends Error {}
 const NOT_MINE = new NotMine('handed to kafkajs');
 
 /** A cursor over one response's record batches. */
-interface Cursor {
+export interface Cursor {
   buf: Buffer;
   at: number;
   end: number;
@@ -193,8 +193,8 @@ function varInt(c: Cursor): number {
   throw NOT_MINE;
 }
 
-/** A zigzag varlong of up to 7 bytes (|n| < 2^48), as a number. */
-function varLong(c: Cursor): number {
+/** A zigzag varlong of up to 7 bytes (|n| < 2^48), as a number; NotMine when it is longer. */
+export function varLong(c: Cursor): number {
   let n = 0;
   let scale = 1;
   for (let i = 0; i < 7; i++) {

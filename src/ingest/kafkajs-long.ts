@@ -14,7 +14,9 @@
  * otherwise nothing is changed (a newer kafkajs keeps its own behaviour, just without the cache).
  */
 import { createRequire } from 'node:module';
-import { installFetchDecode } from './kafkajs-fetch-decode.js';
+import { NotMine, installFetchDecode, varLong, type Cursor } from './kafkajs-fetch-decode.js';
+
+const NO_BYTES = Buffer.alloc(0);
 
 interface KafkajsLong {
   readonly value: bigint;
@@ -88,22 +90,23 @@ export function installLongFastPaths(): boolean {
 
 function installVarLong(decoder: KafkajsDecoder, Long: KafkajsLongClass): void {
   const slow = decoder.readVarLong;
+  // One cursor for every call: decoding is synchronous.
+  const cursor: Cursor = { buf: NO_BYTES, at: 0, end: 0 };
   decoder.readVarLong = function readVarLong(this: KafkajsDecoder): KafkajsLong {
-    const buf = this.buffer;
-    let at = this.offset;
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; i < 7 && at < buf.length; i++) {
-      const b = buf[at++] as number;
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) {
-        this.offset = at;
-        // Zigzag: 0, 1, 2, 3, … ↔ 0, −1, 1, −2, … (n < 2^49: every step is exact).
-        return Long.fromNumber(n % 2 === 0 ? n / 2 : -(n + 1) / 2);
-      }
-      scale *= 128;
+    cursor.buf = this.buffer;
+    cursor.at = this.offset;
+    cursor.end = this.buffer.length;
+    try {
+      const n = varLong(cursor);
+      this.offset = cursor.at;
+      return Long.fromNumber(n);
+    } catch (e) {
+      // Longer than 7 bytes (or cut off): kafkajs's own reader, with its own errors.
+      if (e instanceof NotMine) return slow.call(this);
+      throw e;
+    } finally {
+      cursor.buf = NO_BYTES;
     }
-    return slow.call(this);
   };
 }
 

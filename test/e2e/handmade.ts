@@ -5,6 +5,7 @@
  * committed offsets, failing fast when the engine process has exited.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import {
@@ -27,6 +28,7 @@ import {
   type EngineProcess,
   type ExpectedRow,
 } from './support.js';
+import type { PyMessage, PyProduceOptions } from '../support/python-producer.js';
 
 export const ENGINE_TOPICS = ['telemetry', 'errors', 'maintenance', 'machines'] as const;
 
@@ -356,4 +358,36 @@ export async function startEngine(e: E2eEnv, timeoutMs = 120_000): Promise<Engin
     }
     await sleep(500);
   }
+}
+
+/** The project's .avsc files by record kind, for the Python producer's serializers. */
+export const SCHEMA_FILES: Readonly<Record<string, string>> = Object.fromEntries(
+  RECORD_KINDS.map((k) => [k, fileURLToPath(new URL(`../../schemas/${k}.avsc`, import.meta.url))]),
+);
+
+/** An event as produce.py takes it: the project's schema, keyed by machineId, event time as timestamp. */
+export function pyMessage(
+  e: E2eEnv,
+  ev: PdmEvent,
+  headers?: ReadonlyArray<readonly [string, string | null]>,
+): PyMessage {
+  const ts = eventTs(ev);
+  return {
+    topic: e.config.kafka.topics[ev.kind],
+    schema: ev.kind,
+    key: machineKey(ev.record.machineId),
+    value: { ...ev.record },
+    ...(ts === undefined ? {} : { timestamp: ts }),
+    ...(headers === undefined ? {} : { headers }),
+  };
+}
+
+/** produce.py against the test's broker and registry with the project's schemas. */
+export function pyOptions(e: E2eEnv, topicPartitioners: Record<string, string> = {}): PyProduceOptions {
+  return {
+    bootstrap: e.config.kafka.brokers.join(','),
+    registryUrl: e.config.registry.url,
+    schemas: SCHEMA_FILES,
+    topicPartitioners,
+  };
 }

@@ -6,26 +6,23 @@
  * the engine never stops, and every prediction equals the batch path.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
-import { RECORD_KINDS, machineKey, type PdmEvent } from '../../src/shared/records.js';
+import { machineKey } from '../../src/shared/records.js';
 import { quoteIdent } from '../../src/sink/index.js';
 import { pythonWithConfluentKafka, producePython, type PyMessage } from '../support/python-producer.js';
 import {
   assertAlive,
   batchOver,
   deadLetters,
-  eventTs,
   fleetEvents,
+  pyMessage,
+  pyOptions,
   startEngine,
   waitConsumed,
 } from './handmade.js';
-import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun, type E2eEnv } from './support.js';
+import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
 
 const START = Date.UTC(2026, 6, 1);
 const NOW = Date.UTC(2026, 9, 1);
-const SCHEMAS = Object.fromEntries(
-  RECORD_KINDS.map((k) => [k, fileURLToPath(new URL(`../../schemas/${k}.avsc`, import.meta.url))]),
-);
 const NO_VALUES: ReadonlyArray<readonly [string, null]> = [
   ['pdm-replay-count', null],
   ['pdm-replayed-from', null],
@@ -38,18 +35,6 @@ const e2e = useE2eRun();
 beforeAll(() => {
   pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
 });
-
-function pyMessage(e: E2eEnv, ev: PdmEvent): PyMessage {
-  const ts = eventTs(ev);
-  return {
-    topic: e.config.kafka.topics[ev.kind],
-    schema: ev.kind,
-    key: machineKey(ev.record.machineId),
-    value: { ...ev.record },
-    ...(ts === undefined ? {} : { timestamp: ts }),
-    headers: NO_VALUES,
-  };
-}
 
 describe('issue 9: headers without a value (librdkafka)', () => {
   it('are no reason to stop: valid records scored like the batch path, bad ones dead-lettered once', async () => {
@@ -68,12 +53,7 @@ describe('issue 9: headers without a value (librdkafka)', () => {
       timestamp: START + 86_400_000,
       headers: NO_VALUES,
     }));
-    const options = {
-      bootstrap: e.config.kafka.brokers.join(','),
-      registryUrl: e.config.registry.url,
-      schemas: SCHEMAS,
-    };
-    await producePython([...events.map((ev) => pyMessage(e, ev)), ...bad], options);
+    await producePython([...events.map((ev) => pyMessage(e, ev, NO_VALUES)), ...bad], pyOptions(e));
     await waitConsumed(e, engine);
     assertAlive(engine);
 

@@ -12,13 +12,11 @@
  *     features equal the batch path without exactly those events: detected, never silently wrong.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
-import { DAY_MS, RECORD_KINDS, machineKey, type PdmEvent } from '../../src/shared/records.js';
+import { DAY_MS, machineKey, type PdmEvent } from '../../src/shared/records.js';
 import {
   pythonWithConfluentKafka,
   librdkafkaConsistentPartition,
   producePython,
-  type PyMessage,
 } from '../support/python-producer.js';
 import {
   assertAlive,
@@ -28,6 +26,8 @@ import {
   eventTs,
   fleetEvents,
   murmur2Partition,
+  pyMessage,
+  pyOptions,
   startEngine,
   waitConsumed,
 } from './handmade.js';
@@ -38,40 +38,15 @@ import {
   expectStreamedSameAsBatch,
   streamedRows,
   useE2eRun,
-  type E2eEnv,
 } from './support.js';
 
 const NOW = Date.UTC(2026, 9, 1);
-const SCHEMAS = Object.fromEntries(
-  RECORD_KINDS.map((k) => [k, fileURLToPath(new URL(`../../schemas/${k}.avsc`, import.meta.url))]),
-);
-
 const e2e = useE2eRun();
 
 // The venv (PyPI: confluent-kafka, fastavro) is created on first use, within the hook's timeout.
 beforeAll(() => {
   pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
 });
-
-function pyMessage(e: E2eEnv, ev: PdmEvent): PyMessage {
-  const ts = eventTs(ev);
-  return {
-    topic: e.config.kafka.topics[ev.kind],
-    schema: ev.kind,
-    key: machineKey(ev.record.machineId),
-    value: { ...ev.record },
-    ...(ts === undefined ? {} : { timestamp: ts }),
-  };
-}
-
-function pyOptions(e: E2eEnv, topicPartitioners: Record<string, string> = {}) {
-  return {
-    bootstrap: e.config.kafka.brokers.join(','),
-    registryUrl: e.config.registry.url,
-    schemas: SCHEMAS,
-    topicPartitioners,
-  };
-}
 
 describe('issue 9: producers with librdkafka partitioners (Python confluent-kafka)', () => {
   it('(a) consistent_random on all topics: SIGKILL and restart give the batch path exactly', async () => {
