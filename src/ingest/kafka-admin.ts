@@ -6,6 +6,7 @@ import { ConfigError, TransientError, errorMessage } from '../shared/errors.js';
 import { RECORD_KINDS, type RecordKind } from '../shared/records.js';
 import { withRetry } from '../shared/retry.js';
 import { isKafkaOutage, kafkaError } from './kafka-errors.js';
+import { installCompressionCodecs } from './kafkajs-codecs.js';
 import { installKafkajsFastPaths } from './kafkajs-long.js';
 
 export interface TopicSpec {
@@ -42,6 +43,8 @@ export function createKafkaClient(
 ): Kafka {
   // Before the client's first fetch: the decoder is chosen when kafkajs loads its Fetch response modules.
   installKafkajsFastPaths();
+  // snappy, lz4 and zstd batches from librdkafka producers (kafkajs ships only gzip).
+  installCompressionCodecs();
   return new Kafka({
     clientId: `${config.clientId}${clientSuffix}`,
     brokers: [...config.brokers],

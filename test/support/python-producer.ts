@@ -60,6 +60,8 @@ export interface PyProduceOptions {
   readonly partitioner?: string;
   /** Topic → librdkafka partitioner, for topics produced differently from the rest. */
   readonly topicPartitioners?: Readonly<Record<string, string>>;
+  /** librdkafka `compression.type` (gzip, snappy, lz4, zstd). @default none */
+  readonly compression?: string;
 }
 
 export interface PyDelivery {
@@ -80,6 +82,7 @@ export function producePython(
   if (options.partitioner !== undefined) args.push('--partitioner', options.partitioner);
   for (const [topic, p] of Object.entries(options.topicPartitioners ?? {}))
     args.push('--topic-partitioner', `${topic}=${p}`);
+  if (options.compression !== undefined) args.push('--compression', options.compression);
   return new Promise((resolve, reject) => {
     const p = spawn(python, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

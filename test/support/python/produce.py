@@ -36,6 +36,7 @@ def main() -> int:
     ap.add_argument("--schema", action="append", default=[], help="NAME=path.avsc")
     ap.add_argument("--partitioner", default=None, help="librdkafka partitioner (default: its default)")
     ap.add_argument("--topic-partitioner", action="append", default=[], help="TOPIC=partitioner")
+    ap.add_argument("--compression", default=None, help="librdkafka compression.type (default: none)")
     args = ap.parse_args()
 
     registry = SchemaRegistryClient({"url": args.registry})
@@ -56,6 +57,8 @@ def main() -> int:
         }
         if partitioner is not None:
             conf["partitioner"] = partitioner
+        if args.compression is not None:
+            conf["compression.type"] = args.compression
         return conf
 
     default_producer = Producer(producer_conf(args.partitioner))
