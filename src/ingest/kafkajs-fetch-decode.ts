@@ -11,9 +11,10 @@
  * where the values are exact (|n| < 2^53, every real offset and epoch-ms timestamp) and BigInt otherwise;
  * key, value, headers and timestamp are read from the response when asked for.
  *
- * Whatever it does not handle exactly, it hands to kafkajs's own decoders unchanged: a legacy message set
- * (magic 0/1), a compressed record batch (kafkajs decompresses through its codecs), and any batch whose
- * bytes do not add up (a varint longer than this reader takes, a record that overruns its batch).
+ * A compressed batch is decompressed by kafkajs's codec for it (gzip, and those of kafkajs-codecs.ts), then
+ * read the same way. Whatever it does not handle exactly, it hands to kafkajs's own decoders unchanged: a
+ * legacy message set (magic 0/1), codec bits kafkajs has no codec for, and any batch whose bytes do not add
+ * up (a varint longer than this reader takes, a record that overruns its batch).
  * A record batch cut off at the end of the response (how `maxBytes` works) ends the decode, as in kafkajs.
  *
  * Installed by replacing the module kafkajs's Fetch v4–v11 responses require (`fetch/v4/decodeMessages`)
@@ -30,6 +31,11 @@ interface KafkajsDecoder {
 }
 type DecoderClass = new (buffer: Buffer) => KafkajsDecoder;
 type RecordBatchDecoder = (decoder: KafkajsDecoder) => Promise<{ records: KafkajsRecord[] }>;
+interface Codec {
+  decompress(buffer: Buffer): Promise<Buffer>;
+}
+/** kafkajs's codec for a batch's attributes: null for none; throws when kafkajs has no implementation. */
+type LookupCodec = (attributes: number) => Codec | null;
 type DecodeMessages = (decoder: KafkajsDecoder) => Promise<(KafkajsRecord | FetchedRecord)[]>;
 
 type HeaderValue = Buffer | null;
@@ -295,9 +301,15 @@ function readHeaders(c: Cursor): Headers {
  * One uncompressed record batch at `start`, whose bytes end at `end`: its records, appended to `out`.
  * Throws NOT_MINE (before appending anything) when kafkajs should decode it.
  */
-function decodeBatch(buf: Buffer, start: number, end: number, out: (KafkajsRecord | FetchedRecord)[]): void {
+function decodeBatch(
+  buf: Buffer,
+  start: number,
+  end: number,
+  out: (KafkajsRecord | FetchedRecord)[],
+  decompressed?: Buffer,
+): void {
   const attributes = buf.readInt16BE(start + 21);
-  if ((attributes & CODEC_MASK) !== 0) throw NOT_MINE;
+  if (((attributes & CODEC_MASK) !== 0) !== (decompressed !== undefined)) throw NOT_MINE;
   const magicByte = buf.readInt8(start + MAGIC_OFFSET);
   const firstOffset = int64(buf, start);
   const firstTimestamp = int64(buf, start + 27);
@@ -320,15 +332,18 @@ function decodeBatch(buf: Buffer, start: number, end: number, out: (KafkajsRecor
   };
   const count = buf.readInt32BE(start + 57);
   if (count < 0) throw NOT_MINE;
-  const c: Cursor = { buf, at: start + RECORDS_START, end };
+  // The records: after the header, or all of the decompressed bytes.
+  const rbuf = decompressed ?? buf;
+  const rend = decompressed === undefined ? end : decompressed.length;
+  const c: Cursor = { buf: rbuf, at: decompressed === undefined ? start + RECORDS_START : 0, end: rend };
   const records: FetchedRecord[] = [];
   for (let i = 0; i < count; i++) {
     const length = varInt(c);
     const recordEnd = c.at + length;
     // An empty record has no attributes byte: kafkajs fails on it, so it decides.
-    if (length <= 0 || recordEnd > end) throw NOT_MINE;
+    if (length <= 0 || recordEnd > rend) throw NOT_MINE;
     c.end = recordEnd;
-    const recordAttributes = buf.readInt8(c.at++);
+    const recordAttributes = rbuf.readInt8(c.at++);
     const timestampDelta = varLong(c);
     const offsetDelta = varInt(c);
     const keyAt = skipBytes(c);
@@ -340,7 +355,7 @@ function decodeBatch(buf: Buffer, start: number, end: number, out: (KafkajsRecor
     const offset = plus(firstOffset, offsetDelta);
     records.push(
       new FetchedRecord(
-        buf,
+        rbuf,
         keyAt,
         keyEnd,
         valueAt,
@@ -354,7 +369,7 @@ function decodeBatch(buf: Buffer, start: number, end: number, out: (KafkajsRecor
       ),
     );
     c.at = recordEnd;
-    c.end = end;
+    c.end = rend;
   }
   for (const r of records) out.push(r);
 }
@@ -364,7 +379,24 @@ export function createDecodeMessages(
   Decoder: DecoderClass,
   kafkajsDecodeMessages: DecodeMessages,
   kafkajsRecordBatch: RecordBatchDecoder,
+  lookupCodec: LookupCodec,
 ): DecodeMessages {
+  /**
+   * A compressed batch's records, decompressed by kafkajs's codec for it (the one kafkajs would use);
+   * undefined when kafkajs should decode the batch (no codec for it: kafkajs fails the same way).
+   */
+  async function decompress(buf: Buffer, start: number, end: number): Promise<Buffer | undefined> {
+    const attributes = buf.readInt16BE(start + 21);
+    if ((attributes & CODEC_MASK) === 0 || buf.readInt32BE(start + 57) <= 0) return undefined;
+    let codec: Codec | null;
+    try {
+      codec = lookupCodec(attributes);
+    } catch {
+      return undefined;
+    }
+    return codec === null ? undefined : codec.decompress(buf.subarray(start + RECORDS_START, end));
+  }
+
   return async function decodeMessages(decoder: KafkajsDecoder): Promise<(KafkajsRecord | FetchedRecord)[]> {
     const buf = decoder.buffer;
     const at = decoder.offset;
@@ -389,7 +421,8 @@ export function createDecodeMessages(
       if (batchEnd > end) break;
       try {
         if (length < RECORDS_START - BATCH_LENGTH_PREFIX) throw NOT_MINE;
-        decodeBatch(buf, pos, batchEnd, records);
+        const decompressed = await decompress(buf, pos, batchEnd);
+        decodeBatch(buf, pos, batchEnd, records, decompressed);
         pos = batchEnd;
       } catch (e) {
         if (!(e instanceof NotMine)) throw e;
@@ -430,11 +463,19 @@ export function installFetchDecode(require: Require): boolean {
     if (responses.some((p) => require.cache[p] !== undefined)) return false;
     const Decoder = require('kafkajs/src/protocol/decoder.js') as DecoderClass;
     const batch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as RecordBatchDecoder;
+    const { lookupCodecByAttributes } = require('kafkajs/src/protocol/message/compression/index.js') as {
+      lookupCodecByAttributes?: LookupCodec;
+    };
     const loaded = require.cache[path];
-    if (typeof original !== 'function' || typeof Decoder !== 'function' || typeof batch !== 'function')
+    if (
+      typeof original !== 'function' ||
+      typeof Decoder !== 'function' ||
+      typeof batch !== 'function' ||
+      typeof lookupCodecByAttributes !== 'function'
+    )
       return false;
     if (loaded === undefined) return false;
-    loaded.exports = Object.assign(createDecodeMessages(Decoder, original, batch), {
+    loaded.exports = Object.assign(createDecodeMessages(Decoder, original, batch, lookupCodecByAttributes), {
       [PATCHED]: true as const,
     });
     return true;

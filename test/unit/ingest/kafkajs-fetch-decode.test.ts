@@ -12,6 +12,7 @@ import {
   installFetchDecode,
   type KafkajsRecord,
 } from '../../../src/ingest/kafkajs-fetch-decode.js';
+import { installCompressionCodecs } from '../../../src/ingest/kafkajs-codecs.js';
 import { installKafkajsFastPaths } from '../../../src/ingest/kafkajs-long.js';
 
 const require = createRequire(import.meta.url);
@@ -40,7 +41,12 @@ function pristineDecodeMessages(): DecodeMessages {
   }
 }
 const kafkajs = pristineDecodeMessages();
-const fast = createDecodeMessages(Decoder, kafkajs, batchDecoder);
+const { lookupCodecByAttributes } = require('kafkajs/src/protocol/message/compression/index.js') as {
+  lookupCodecByAttributes: (attributes: number) => { decompress(b: Buffer): Promise<Buffer> } | null;
+};
+// snappy, lz4 and zstd as the engine has them; kafkajs's own decoder (the oracle) uses the same registry.
+installCompressionCodecs();
+const fast = createDecodeMessages(Decoder, kafkajs, batchDecoder, lookupCodecByAttributes);
 
 // ---- a minimal writer of the wire format (independent of both decoders) ----
 
@@ -111,15 +117,18 @@ interface TestBatch {
   readonly records: readonly TestRecord[];
   /** Raw record bytes instead of `records` (count still records.length unless given). */
   readonly count?: number;
+  /** Compresses the records' bytes; the codec's id goes into the attributes. */
+  readonly compress?: { readonly codec: number; readonly bytes: (records: Buffer) => Buffer };
 }
 
 function batch(b: TestBatch): number[] {
-  const recs = b.records.flatMap(record);
+  const plain = b.records.flatMap(record);
+  const recs = b.compress === undefined ? plain : [...b.compress.bytes(Buffer.from(plain))];
   const afterLength = [
     ...int32(7), // partition leader epoch
     2, // magic
     ...int32(0), // crc: neither decoder checks it
-    ...int16(b.attributes ?? 0),
+    ...int16((b.attributes ?? 0) | (b.compress?.codec ?? 0)),
     ...int32(Math.max(0, b.records.length - 1)),
     ...int64(b.firstTimestamp ?? 1_767_225_600_000n),
     ...int64(b.maxTimestamp ?? 1_767_225_601_000n),
@@ -263,7 +272,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
     }
   });
 
-  it('what it does not decode itself goes to kafkajs: a compressed batch, a legacy set, short or empty sets', async () => {
+  it("compressed batches (decompressed by kafkajs's codecs, read here); a legacy set, short or empty sets go to kafkajs", async () => {
     const { RecordBatch: encode } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as {
       RecordBatch: (o: object) => Promise<{ buffer: Buffer }>;
     };
@@ -282,7 +291,43 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
       messageSet([batch({ records: [{}] }), [...gzip.buffer], batch({ firstOffset: 13n, records: [{}] })]),
     );
     expect(out.records?.map((r) => r.offset)).toEqual(['0', '10', '11', '12', '13']);
-    expect(out.ours).toBe(2); // the gzip batch's three are kafkajs's
+    expect(out.ours).toBe(5); // the gzip batch decompressed by kafkajs's codec, then read here
+
+    // snappy (raw, as librdkafka writes it) and lz4 frames, with headers, null keys, several records.
+    const snappy = require('snappyjs') as { compress(b: Buffer): Buffer };
+    const lz4 = require('lz4js') as { compress(b: Uint8Array): Uint8Array };
+    const records: TestRecord[] = [
+      { key: null, value: b('a'), headers: [[b('h'), null]] },
+      { offsetDelta: 1, timestampDelta: 5, key: b('7') },
+      { offsetDelta: 2, timestampDelta: -3, value: null },
+    ];
+    const compressed = await same(
+      messageSet([
+        batch({ firstOffset: 20n, records, compress: { codec: 2, bytes: (r) => snappy.compress(r) } }),
+        batch({
+          firstOffset: 23n,
+          records,
+          compress: { codec: 3, bytes: (r) => Buffer.from(lz4.compress(r)) },
+        }),
+        batch({
+          firstOffset: 26n,
+          records: [],
+          compress: { codec: 3, bytes: (r) => Buffer.from(lz4.compress(r)) },
+        }),
+      ]),
+    );
+    expect(compressed.records?.map((r) => r.offset)).toEqual(['20', '21', '22', '23', '24', '25']);
+    expect(compressed.ours).toBe(6);
+    // Codec bits kafkajs has no codec for (5, 6, 7): kafkajs reads the records as uncompressed; here, too.
+    const unknown = await same(messageSet([batch({ records, compress: { codec: 5, bytes: (r) => r } })]));
+    expect([unknown.records?.length, unknown.ours]).toEqual([3, 0]);
+    // Bytes the codec cannot decompress: the same failure.
+    const corrupt = await same(
+      messageSet([
+        batch({ records, compress: { codec: 3, bytes: () => Buffer.from([1, 2, 3, 4, 5, 6, 7]) } }),
+      ]),
+    );
+    expect(corrupt.error).toBeDefined();
 
     // Magic 0 message set, an empty set, a negative size, a size past the buffer, a set too short for a magic.
     const legacy = [...int64(0n), ...int32(14), ...int32(0), 0, 0, ...int32(-1), ...int32(0)];
