@@ -25,6 +25,7 @@ import {
   cli,
   startEngineProcess,
   type E2eEnv,
+  type E2eRun,
   type EngineProcess,
   type ExpectedRow,
 } from './support.js';
@@ -390,4 +391,26 @@ export function pyOptions(e: E2eEnv, topicPartitioners: Record<string, string> =
     schemas: SCHEMA_FILES,
     topicPartitioners,
   };
+}
+
+/**
+ * A fresh environment for one fleet: its batch-path rows (the expected result, features at `nowMs`) and a
+ * running engine (stopped by `run`'s afterAll).
+ */
+export async function engineOnFleet(
+  run: E2eRun,
+  fleet: Parameters<typeof fleetEvents>[0],
+  nowMs: number,
+): Promise<{
+  e: E2eEnv;
+  events: PdmEvent[];
+  expected: Awaited<ReturnType<typeof batchOver>>;
+  engine: EngineProcess;
+}> {
+  const e = await run.env();
+  const events = fleetEvents(fleet);
+  const expected = await batchOver(e, events, nowMs, 'all');
+  const engine = await startEngine(e);
+  run.engines.push(engine);
+  return { e, events, expected, engine };
 }

@@ -4,17 +4,15 @@
  * client produces one fleet in four parts, each with another codec (gzip, snappy, lz4, zstd); the engine
  * must score it exactly like the batch path, with no dead letter and a clean exit.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { pythonWithConfluentKafka, producePython } from '../support/python-producer.js';
+import { describe, expect, it } from 'vitest';
+import { usePythonProducer, producePython } from '../support/python-producer.js';
 import {
   assertAlive,
-  batchOver,
   deadLetters,
+  engineOnFleet,
   eventTs,
-  fleetEvents,
   pyMessage,
   pyOptions,
-  startEngine,
   waitConsumed,
 } from './handmade.js';
 import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
@@ -25,17 +23,15 @@ const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 
 const e2e = useE2eRun();
 
-beforeAll(() => {
-  pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
-});
+usePythonProducer();
 
 describe('issue 9: compressed record batches (librdkafka)', () => {
   it('gzip, snappy, lz4 and zstd batches are scored like the batch path', async () => {
-    const e = await e2e.env();
-    const events = fleetEvents({ machines: 4, days: 8, startMs: START, seed: 37 });
-    const expected = await batchOver(e, events, NOW, 'all');
-    const engine = await startEngine(e);
-    e2e.engines.push(engine);
+    const { e, events, expected, engine } = await engineOnFleet(
+      e2e,
+      { machines: 4, days: 8, startMs: START, seed: 37 },
+      NOW,
+    );
 
     // In event-time order, a quarter per codec (metadata first, with the first part).
     const at = (ev: (typeof events)[number]): number => eventTs(ev) ?? Number.NEGATIVE_INFINITY;

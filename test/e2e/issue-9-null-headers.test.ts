@@ -5,20 +5,11 @@
  * them, with the engine's own replay header names, are dead-lettered with replay count 0 and no source;
  * the engine never stops, and every prediction equals the batch path.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { machineKey } from '../../src/shared/records.js';
 import { quoteIdent } from '../../src/sink/index.js';
-import { pythonWithConfluentKafka, producePython, type PyMessage } from '../support/python-producer.js';
-import {
-  assertAlive,
-  batchOver,
-  deadLetters,
-  fleetEvents,
-  pyMessage,
-  pyOptions,
-  startEngine,
-  waitConsumed,
-} from './handmade.js';
+import { usePythonProducer, producePython, type PyMessage } from '../support/python-producer.js';
+import { assertAlive, deadLetters, engineOnFleet, pyMessage, pyOptions, waitConsumed } from './handmade.js';
 import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
 
 const START = Date.UTC(2026, 6, 1);
@@ -32,17 +23,15 @@ const NO_VALUES: ReadonlyArray<readonly [string, null]> = [
 
 const e2e = useE2eRun();
 
-beforeAll(() => {
-  pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
-});
+usePythonProducer();
 
 describe('issue 9: headers without a value (librdkafka)', () => {
   it('are no reason to stop: valid records scored like the batch path, bad ones dead-lettered once', async () => {
-    const e = await e2e.env();
-    const events = fleetEvents({ machines: 4, days: 4, startMs: START, seed: 31 });
-    const expected = await batchOver(e, events, NOW, 'all');
-    const engine = await startEngine(e);
-    e2e.engines.push(engine);
+    const { e, events, expected, engine } = await engineOnFleet(
+      e2e,
+      { machines: 4, days: 4, startMs: START, seed: 31 },
+      NOW,
+    );
 
     // Telemetry tombstones are bad records (only the machines topic takes them): dead letters whose
     // headers the dead-letter row reads (replay count and source).

@@ -11,10 +11,10 @@
  *     telemetry is dead-lettered WRONG_PARTITION (expected and actual partition in the message), and the
  *     features equal the batch path without exactly those events: detected, never silently wrong.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS, machineKey, type PdmEvent } from '../../src/shared/records.js';
 import {
-  pythonWithConfluentKafka,
+  usePythonProducer,
   librdkafkaConsistentPartition,
   producePython,
 } from '../support/python-producer.js';
@@ -43,10 +43,7 @@ import {
 const NOW = Date.UTC(2026, 9, 1);
 const e2e = useE2eRun();
 
-// The venv (PyPI: confluent-kafka, fastavro) is created on first use, within the hook's timeout.
-beforeAll(() => {
-  pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
-});
+usePythonProducer();
 
 describe('issue 9: producers with librdkafka partitioners (Python confluent-kafka)', () => {
   it('(a) consistent_random on all topics: SIGKILL and restart give the batch path exactly', async () => {

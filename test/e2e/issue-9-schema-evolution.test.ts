@@ -8,10 +8,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSchemaRegistryClient, loadProjectSchemas, valueSubject } from '../../src/decode/index.js';
 import { RECORD_KINDS, machineKey } from '../../src/shared/records.js';
-import { pythonWithConfluentKafka, producePython, type PyMessage } from '../support/python-producer.js';
+import { producePython, usePythonProducer, type PyMessage } from '../support/python-producer.js';
 import { batchOver, deadLetters, eventTs, fleetEvents, startEngine, waitConsumed } from './handmade.js';
 import { expectCleanExit, expectStreamedSameAsBatch, useE2eRun } from './support.js';
 
@@ -21,10 +21,7 @@ const NOW = Date.UTC(2026, 10, 1);
 
 const e2e = useE2eRun();
 
-// The venv (PyPI: confluent-kafka, fastavro) is created on first use, within the hook's timeout.
-beforeAll(() => {
-  pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
-});
+usePythonProducer();
 
 describe('issue 9: schema evolution by a third-party producer', () => {
   it('decodes and scores telemetry written with an added optional field (default null)', async () => {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
+import { beforeAll } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./python/produce.py', import.meta.url));
@@ -127,4 +128,14 @@ export function producePython(
  */
 export function librdkafkaConsistentPartition(key: string, partitions: number): number {
   return crc32(Buffer.from(key, 'utf8')) % partitions;
+}
+
+/**
+ * For a test file that produces with produce.py: creates the venv (PyPI: confluent-kafka, fastavro) before
+ * its tests, within the hook's timeout, rather than inside the first test.
+ */
+export function usePythonProducer(): void {
+  beforeAll(() => {
+    pythonWithConfluentKafka(process.env['PDM_CACHE_DIR'] ?? '.cache');
+  });
 }
