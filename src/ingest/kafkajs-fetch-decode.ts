@@ -382,10 +382,11 @@ export function createDecodeMessages(
   lookupCodec: LookupCodec,
 ): DecodeMessages {
   /**
-   * A compressed batch's records, decompressed by kafkajs's codec for it (the one kafkajs would use);
-   * undefined when kafkajs should decode the batch (no codec for it: kafkajs fails the same way).
+   * A compressed batch's records, decompressed by kafkajs's codec for it (the one kafkajs would use).
+   * Undefined, synchronously, for an uncompressed batch (no await per batch on the common path) and when
+   * kafkajs should decode the batch (no codec for it: kafkajs fails the same way).
    */
-  async function decompress(buf: Buffer, start: number, end: number): Promise<Buffer | undefined> {
+  function decompress(buf: Buffer, start: number, end: number): Promise<Buffer> | undefined {
     const attributes = buf.readInt16BE(start + 21);
     if ((attributes & CODEC_MASK) === 0 || buf.readInt32BE(start + 57) <= 0) return undefined;
     let codec: Codec | null;
@@ -421,8 +422,14 @@ export function createDecodeMessages(
       if (batchEnd > end) break;
       try {
         if (length < RECORDS_START - BATCH_LENGTH_PREFIX) throw NOT_MINE;
-        const decompressed = await decompress(buf, pos, batchEnd);
-        decodeBatch(buf, pos, batchEnd, records, decompressed);
+        const decompressing = decompress(buf, pos, batchEnd);
+        decodeBatch(
+          buf,
+          pos,
+          batchEnd,
+          records,
+          decompressing === undefined ? undefined : await decompressing,
+        );
         pos = batchEnd;
       } catch (e) {
         if (!(e instanceof NotMine)) throw e;
