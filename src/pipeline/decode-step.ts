@@ -49,7 +49,13 @@ export async function prepareSchemas(
   batch: SourceBatch,
 ): Promise<void> {
   const { decoder, metrics, log } = deps;
-  const values = batch.messages.map((m) => m.value);
+  // One value at a time, not an array of them: a message's value may be a view made on access
+  // (src/ingest/kafkajs-fetch-decode.ts), and none needs to outlive the schema id read from it.
+  const values = {
+    *[Symbol.iterator](): Iterator<Buffer | null> {
+      for (const m of batch.messages) yield m.value;
+    },
+  };
   await whileHeartbeating(
     control,
     withRetry(() => decoder.prepare(values), {
