@@ -4,7 +4,7 @@
  * measurePhase). On a small machine the services share the cores with the engine; these figures say whether
  * a phase was bounded by the engine or by the machine. Linux only (/proc): elsewhere the figures are absent.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { stackStatus } from '../src/stack/index.js';
 import type { Config } from '../src/config/index.js';
@@ -67,6 +67,30 @@ export interface MachineCpu {
    * V8's helper threads). Near the phase's length: the phase was bound by one core.
    */
   readonly mainThreadCpuSeconds?: number;
+  /**
+   * CPU seconds of this process's busiest threads during the phase, by thread id, busiest first, the main
+   * thread marked `main` (Node 20 names all its threads `node`: V8's GC helpers, the libuv pool and worker
+   * threads such as the ONNX scorer's are told apart by their figures only). Threads that ended during the
+   * phase are not counted.
+   */
+  readonly threadCpuSeconds?: Record<string, number>;
+}
+
+/** CPU ticks of each live thread of this process, by thread id, with its name. */
+function threadTicks(): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ticks = parsePidStat(read(`/proc/self/task/${tid}/stat`) ?? '');
+    const name = read(`/proc/self/task/${tid}/comm`)?.trim();
+    if (ticks !== undefined && name !== undefined) out.set(tid, { name, ticks });
+  }
+  return out;
 }
 
 export interface MachinePhase {
@@ -86,6 +110,7 @@ export function measureMachine(pids: Record<string, number>): MachinePhase {
   const machine0 = parseProcStat(read('/proc/stat') ?? '');
   const mainThread = `/proc/self/task/${process.pid}/stat`;
   const main0 = parsePidStat(read(mainThread) ?? '');
+  const threads0 = threadTicks();
   const pid0 = new Map<string, number>();
   for (const [name, pid] of Object.entries(pids)) {
     const t = parsePidStat(read(`/proc/${pid}/stat`) ?? '');
@@ -105,6 +130,16 @@ export function measureMachine(pids: Record<string, number>): MachinePhase {
         if (after !== undefined) stackCpuSeconds[name] = seconds(after - before);
       }
       const main1 = parsePidStat(read(mainThread) ?? '');
+      const deltas = [...threadTicks()]
+        .map(([tid, t]) => ({
+          label: tid === String(process.pid) ? 'main' : `${t.name}/${tid}`,
+          ticks: t.ticks - (threads0.get(tid)?.ticks ?? 0),
+        }))
+        .filter((t) => t.ticks > 0)
+        .sort((a, b) => b.ticks - a.ticks)
+        .slice(0, 8);
+      const threadCpuSeconds: Record<string, number> = {};
+      for (const t of deltas) threadCpuSeconds[t.label] = seconds(t.ticks);
       return {
         cores,
         busyFraction: total > 0 ? Number((busy / total).toFixed(3)) : 0,
@@ -113,6 +148,7 @@ export function measureMachine(pids: Record<string, number>): MachinePhase {
         ...(main0 === undefined || main1 === undefined
           ? {}
           : { mainThreadCpuSeconds: seconds(main1 - main0) }),
+        ...(Object.keys(threadCpuSeconds).length === 0 ? {} : { threadCpuSeconds }),
       };
     },
   };
