@@ -1,4 +1,4 @@
-export type { SourceMessage, MessageHeaders } from './types.js';
+export { locateMessage, type SourceMessage, type MessageHeaders } from './types.js';
 export {
   createTopicAdmin,
   createKafkaClient,

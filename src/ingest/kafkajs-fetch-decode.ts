@@ -21,6 +21,7 @@
  * before any of them is loaded; only on the kafkajs version it was written against.
  */
 import type { createRequire } from 'node:module';
+import type { MessageBytes } from '../shared/message-bytes.js';
 
 type Require = ReturnType<typeof createRequire>;
 
@@ -58,89 +59,153 @@ export interface KafkajsRecord {
  * A record this module decoded: kafkajs's message, and the engine's `SourceMessage` once the consumer
  * adapter has said where it came from ({@link FetchedRecord.from}; kafkajs does not know it at decode time).
  *
- * What kafkajs itself reads (`offset`, `isControlRecord`, `batchContext`) are plain fields. `key`, `value`,
- * `headers` and `timestamp` are getters that read the response's bytes on each access: a record waiting in
- * a batch holds no Buffer views, no headers object and no timestamp string of its own, so the garbage
- * collector has far fewer objects to copy while a batch is in flight. Each `key` or `value` access returns
- * a new view on the same bytes; each `headers` access a new object grouped as kafkajs groups them.
+ * It holds only its record batch's shared part and where its bytes are; every field (`offset`, `key`,
+ * `value`, `headers`, `timestamp`, …) is a getter reading the response's bytes again (a few varints) when
+ * asked for. A fetch keeps all its records alive until the engine has handled every batch of it, so the
+ * garbage collector copies them at each scavenge meanwhile: at three fields (against fifteen, and their
+ * strings and boxed numbers, when the fields were values) there is little to copy. Each `key` or `value`
+ * access returns a new view on the same bytes, each `headers` access a new object grouped as kafkajs
+ * groups them; `locate` says where the key and value are without making views.
  */
 export class FetchedRecord {
-  readonly buffer: Buffer;
-  readonly keyAt: number;
-  readonly keyEnd: number;
-  readonly valueAt: number;
-  readonly valueEnd: number;
-  /** Where the header count is; −1: no headers. */
-  readonly headersAt: number;
-  readonly recordEnd: number;
-  readonly offset: string;
-  /** Epoch ms, as `Number(timestamp)`. */
-  readonly timestampMs: number;
-  /** The timestamp's decimal text when it is not a safe integer (else derived from timestampMs). */
-  readonly timestampText: string | undefined;
-  readonly attributes: number;
-  readonly isControlRecord: boolean;
-  readonly batchContext: BatchContext;
-  topic = '';
-  partition = -1;
+  /** What the records of its record batch share. */
+  readonly batch: BatchSource;
+  /** Where the record's attributes byte is in `batch.buf` (just after its length). */
+  readonly at: number;
+  /** Where the record ends in `batch.buf`. */
+  readonly end: number;
 
-  /** Positions are byte indexes in `buffer` (−1 at: null); positional, so that nothing else is allocated. */
-  constructor(
-    buffer: Buffer,
-    keyAt: number,
-    keyEnd: number,
-    valueAt: number,
-    valueEnd: number,
-    headersAt: number,
-    recordEnd: number,
-    offset: string,
-    timestamp: number | string,
-    attributes: number,
-    batchContext: BatchContext,
-  ) {
-    this.buffer = buffer;
-    this.keyAt = keyAt;
-    this.keyEnd = keyEnd;
-    this.valueAt = valueAt;
-    this.valueEnd = valueEnd;
-    this.headersAt = headersAt;
-    this.recordEnd = recordEnd;
-    this.offset = offset;
-    this.timestampMs = Number(timestamp);
-    this.timestampText = typeof timestamp === 'string' ? timestamp : undefined;
-    this.attributes = attributes;
-    this.isControlRecord = batchContext.isControlBatch;
-    this.batchContext = batchContext;
+  constructor(batch: BatchSource, at: number, end: number) {
+    this.batch = batch;
+    this.at = at;
+    this.end = end;
   }
 
-  get key(): Buffer | null {
-    return this.keyAt < 0 ? null : this.buffer.subarray(this.keyAt, this.keyEnd);
+  get attributes(): number {
+    return this.batch.buf.readInt8(this.at);
   }
 
-  get value(): Buffer | null {
-    return this.valueAt < 0 ? null : this.buffer.subarray(this.valueAt, this.valueEnd);
+  get isControlRecord(): boolean {
+    return this.batch.context.isControlBatch;
   }
 
-  get headers(): Headers {
-    if (this.headersAt < 0) return {};
-    return readHeaders({ buf: this.buffer, at: this.headersAt, end: this.recordEnd });
-  }
-
-  get timestamp(): string {
-    return this.timestampText ?? String(this.timestampMs);
+  get batchContext(): BatchContext {
+    return this.batch.context;
   }
 
   get magicByte(): number {
-    return this.batchContext.magicByte;
+    return this.batch.context.magicByte;
   }
 
-  /** This record as the engine's message of `topic` partition `partition`. */
+  get offset(): string {
+    const c = this.head();
+    varLong(c);
+    return plus(this.batch.firstOffset, varInt(c));
+  }
+
+  /** Epoch ms, as `Number(timestamp)`. */
+  get timestampMs(): number {
+    const { batch } = this;
+    if (batch.logAppendTime) return Number(batch.maxTimestamp);
+    const delta = varLong(this.head());
+    const base = batch.firstTimestamp;
+    return typeof base === 'number' ? base + delta : Number(base + BigInt(delta));
+  }
+
+  get timestamp(): string {
+    const { batch } = this;
+    if (batch.logAppendTime) return batch.context.maxTimestamp;
+    return plus(batch.firstTimestamp, varLong(this.head()));
+  }
+
+  get key(): Buffer | null {
+    return varBytes(this.body());
+  }
+
+  get value(): Buffer | null {
+    const c = this.body();
+    skipBytes(c);
+    return varBytes(c);
+  }
+
+  /** Where the key and value are in the response (the engine's `SourceMessage.locate`). */
+  locate(out: MessageBytes): void {
+    const c = this.body();
+    const keyAt = skipBytes(c);
+    out.key = keyAt < 0 ? null : c.buf;
+    out.keyAt = keyAt;
+    out.keyEnd = c.at;
+    const valueAt = skipBytes(c);
+    out.value = valueAt < 0 ? null : c.buf;
+    out.valueAt = valueAt;
+    out.valueEnd = c.at;
+  }
+
+  get headers(): Headers {
+    const c = this.body();
+    skipBytes(c);
+    skipBytes(c);
+    return readHeaders(c);
+  }
+
+  get topic(): string {
+    return this.batch.topic;
+  }
+
+  get partition(): number {
+    return this.batch.partition;
+  }
+
+  /** This record as the engine's message of `topic` partition `partition` (said of its whole batch). */
   from(topic: string, partition: number): this {
-    this.topic = topic;
-    this.partition = partition;
+    this.batch.topic = topic;
+    this.batch.partition = partition;
     return this;
   }
+
+  /** The shared cursor at this record's timestamp delta. */
+  private head(): Cursor {
+    const c = SCRATCH;
+    c.buf = this.batch.buf;
+    c.at = this.at + 1;
+    c.end = this.end;
+    return c;
+  }
+
+  /** The shared cursor at this record's key. */
+  private body(): Cursor {
+    const c = this.head();
+    varLong(c);
+    varInt(c);
+    return c;
+  }
 }
+
+/**
+ * What the records of one record batch share: the bytes, the bases of their deltas, kafkajs's batch
+ * context, and (once the consumer adapter says) where they came from. A record holds only this and its
+ * two positions, and reads everything else from the bytes when asked: the decode checked that they add up.
+ */
+class BatchSource {
+  topic = '';
+  partition = -1;
+
+  constructor(
+    readonly buf: Buffer,
+    readonly firstOffset: number | bigint,
+    readonly firstTimestamp: number | bigint,
+    /** LOG_APPEND_TIME: every record's timestamp is the batch's max timestamp. */
+    readonly logAppendTime: boolean,
+    readonly maxTimestamp: number | bigint,
+    readonly context: BatchContext,
+  ) {}
+}
+
+/**
+ * The one cursor every getter of {@link FetchedRecord} reads with: getters are synchronous and call no
+ * other getter, so one suffices, and reading a field allocates nothing but what it returns.
+ */
+const SCRATCH: Cursor = { buf: Buffer.alloc(0), at: 0, end: 0 };
 
 interface BatchContext {
   firstOffset: string;
@@ -233,9 +298,8 @@ function skipBytes(c: Cursor): number {
   return at;
 }
 
-/** Checks the headers at the cursor as {@link readHeaders} will read them; where they are, −1 for none. */
-function skipHeaders(c: Cursor): number {
-  const at = c.at;
+/** Checks the headers at the cursor as {@link readHeaders} will read them. */
+function skipHeaders(c: Cursor): void {
   const count = varInt(c);
   // kafkajs reads −1 as no headers and fails on other negative counts.
   if (count < -1) throw NOT_MINE;
@@ -243,7 +307,6 @@ function skipHeaders(c: Cursor): number {
     skipBytes(c);
     skipBytes(c);
   }
-  return count > 0 ? at : -1;
 }
 
 /** A signed int64 at `at`: exact as a number when it is a safe integer, else as a BigInt. */
@@ -262,15 +325,6 @@ function plus(base: number | bigint, delta: number): string {
     return (BigInt(base) + BigInt(delta)).toString();
   }
   return (base + BigInt(delta)).toString();
-}
-
-/** `base + delta` as a number when exact, else as kafkajs's decimal text. */
-function sum(base: number | bigint, delta: number): number | string {
-  if (typeof base === 'number') {
-    const n = base + delta;
-    if (Number.isSafeInteger(n)) return n;
-  }
-  return plus(base, delta);
 }
 
 /** Headers grouped as kafkajs groups them: a repeated key collects its values in an array, in order. */
@@ -336,6 +390,14 @@ function decodeBatch(
   const rbuf = decompressed ?? buf;
   const rend = decompressed === undefined ? end : decompressed.length;
   const c: Cursor = { buf: rbuf, at: decompressed === undefined ? start + RECORDS_START : 0, end: rend };
+  const source = new BatchSource(
+    rbuf,
+    firstOffset,
+    firstTimestamp,
+    timestampType === LOG_APPEND_TIME,
+    int64(buf, start + 35),
+    batchContext,
+  );
   const records: FetchedRecord[] = [];
   for (let i = 0; i < count; i++) {
     const length = varInt(c);
@@ -343,31 +405,14 @@ function decodeBatch(
     // An empty record has no attributes byte: kafkajs fails on it, so it decides.
     if (length <= 0 || recordEnd > rend) throw NOT_MINE;
     c.end = recordEnd;
-    const recordAttributes = rbuf.readInt8(c.at++);
-    const timestampDelta = varLong(c);
-    const offsetDelta = varInt(c);
-    const keyAt = skipBytes(c);
-    const keyEnd = c.at;
-    const valueAt = skipBytes(c);
-    const valueEnd = c.at;
-    const headersAt = skipHeaders(c);
-    const timestamp = timestampType === LOG_APPEND_TIME ? maxTimestamp : sum(firstTimestamp, timestampDelta);
-    const offset = plus(firstOffset, offsetDelta);
-    records.push(
-      new FetchedRecord(
-        rbuf,
-        keyAt,
-        keyEnd,
-        valueAt,
-        valueEnd,
-        headersAt,
-        recordEnd,
-        offset,
-        timestamp,
-        recordAttributes,
-        batchContext,
-      ),
-    );
+    const at = c.at++;
+    // Checked here, read again by the record's getters: everything up to the record's end must add up.
+    varLong(c);
+    varInt(c);
+    skipBytes(c);
+    skipBytes(c);
+    skipHeaders(c);
+    records.push(new FetchedRecord(source, at, recordEnd));
     c.at = recordEnd;
     c.end = rend;
   }
