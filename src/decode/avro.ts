@@ -124,3 +124,88 @@ function checkedDecode(
   if (offset !== buf.length) throw new Error(`Avro body has ${buf.length - offset} trailing bytes`);
   return value;
 }
+
+/** Reads one record of numeric fields into row `row` of one column per field. */
+export interface ColumnReader {
+  /** The record's fields in the order of the columns `read` takes. */
+  readonly fields: readonly string[];
+  /**
+   * Reads the body `buf[start, end)` into `columns[i][row]` for field i. False when the bytes are
+   * anything but a plain, complete body (truncated, trailing bytes, a varint longer than 7 bytes): the
+   * caller then decodes them with the record's codec, which fails or reads them exactly as avsc does.
+   */
+  read(buf: Buffer, start: number, end: number, columns: readonly Float64Array[], row: number): boolean;
+}
+
+type FieldRead = 'varint' | 'double' | 'float';
+
+/**
+ * A reader straight into columns for data written with the reader's own schema (the common case: producers
+ * on the project's schema), when every field is an Avro `int`, `long`, `float` or `double` named in
+ * `columns`. No object per record. Undefined otherwise: the caller decodes with the codec.
+ *
+ * Reads the same values as avsc: zigzag varints of up to 7 bytes exactly (avsc's float arithmetic is exact
+ * there, and a `long` that wide is always safe), floats and doubles little-endian.
+ */
+export function createColumnReader(
+  readerSchema: object,
+  writerSchema: object | string,
+  columns: readonly string[],
+): ColumnReader | undefined {
+  const reader = forSchema(readerSchema);
+  if (!reader.equals(forSchema(writerSchema))) return undefined;
+  const schema = reader.schema() as { type?: unknown; fields?: { name: string; type: unknown }[] };
+  if (schema.type !== 'record' || schema.fields === undefined) return undefined;
+  const names: string[] = [];
+  const reads: FieldRead[] = [];
+  for (const f of schema.fields) {
+    const t = typeof f.type === 'object' && f.type !== null ? (f.type as { type?: unknown }).type : f.type;
+    const read: FieldRead | undefined =
+      t === 'int' || t === 'long'
+        ? 'varint'
+        : t === 'double'
+          ? 'double'
+          : t === 'float'
+            ? 'float'
+            : undefined;
+    if (read === undefined || !columns.includes(f.name)) return undefined;
+    names.push(f.name);
+    reads.push(read);
+  }
+  return {
+    fields: names,
+    read(buf, start, end, cols, row) {
+      let pos = start;
+      for (let i = 0; i < reads.length; i++) {
+        let v: number;
+        const read = reads[i];
+        if (read === 'varint') {
+          let n = 0;
+          let scale = 1;
+          let done = false;
+          for (let k = 0; k < 7 && pos < end; k++) {
+            const b = buf[pos++] as number;
+            n += (b & 0x7f) * scale;
+            if (b < 0x80) {
+              done = true;
+              break;
+            }
+            scale *= 128;
+          }
+          if (!done) return false;
+          v = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+        } else if (read === 'double') {
+          if (pos + 8 > end) return false;
+          v = buf.readDoubleLE(pos);
+          pos += 8;
+        } else {
+          if (pos + 4 > end) return false;
+          v = buf.readFloatLE(pos);
+          pos += 4;
+        }
+        (cols[i] as Float64Array)[row] = v;
+      }
+      return pos === end;
+    },
+  };
+}

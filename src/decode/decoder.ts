@@ -1,10 +1,18 @@
 import { BadRecordError, errorMessage, type DeadLetterReason } from '../shared/errors.js';
-import { machineIdOfKey, machineTombstone, type RecordByKind, type RecordKind } from '../shared/records.js';
-import { createResolvingCodec, type AvroCodec } from './avro.js';
+import type { MessageBytes } from '../shared/message-bytes.js';
+import {
+  machineIdOfKey,
+  machineTombstone,
+  TELEMETRY_FIELDS,
+  type RecordByKind,
+  type RecordKind,
+  type TelemetryColumns,
+} from '../shared/records.js';
+import { createColumnReader, createResolvingCodec, type AvroCodec, type ColumnReader } from './avro.js';
 import type { ProjectSchemas } from './project-schemas.js';
 import type { SchemaRegistryClient } from './registry-client.js';
-import { validateRecord } from './validate.js';
-import { FRAME_HEADER_BYTES, frameSchemaId } from './wire-format.js';
+import { keyBytesAreDecimal, validateRecord } from './validate.js';
+import { FRAME_HEADER_BYTES, MAGIC_BYTE, frameSchemaId } from './wire-format.js';
 
 export type DecodeResult<K extends RecordKind = RecordKind> =
   | {
@@ -20,6 +28,8 @@ export type DecodeResult<K extends RecordKind = RecordKind> =
       readonly schemaId: number | undefined;
     };
 
+export type DecodeFailure = Extract<DecodeResult, { ok: false }>;
+
 export interface RecordDecoder {
   /**
    * Fetches the writer schemas of these values that are not cached yet: at most one registry round trip
@@ -29,8 +39,26 @@ export interface RecordDecoder {
    * again (a schema registered late, then `dlq replay`, must not need an engine restart).
    */
   prepare(values: Iterable<Buffer | null>): Promise<void>;
+  /** {@link prepare} given the values' frame schema ids rather than the values. */
+  prepareIds(ids: Iterable<number>): Promise<void>;
   /** Synchronous; call after {@link prepare} for the same values. */
   decode<K extends RecordKind>(kind: K, value: Buffer | null, key: Buffer | null): DecodeResult<K>;
+  /**
+   * {@link decode} of one telemetry message into the next row of `into`: on success the row is filled,
+   * `into.length` grows by one and the writer schema id is returned; otherwise the failure {@link decode}
+   * gives, and no row. Values written with the project's own schema are read from `m`'s bytes straight
+   * into the columns (no Buffer view, no object per record); every other value, and every one that fails
+   * or is not plainly valid, goes through {@link decode}, so outcomes and messages are the same.
+   */
+  decodeTelemetry(m: MessageBytes, into: TelemetryColumns): number | DecodeFailure;
+}
+
+/** A column reader for one writer schema, with the columns it last wrote to in its field order. */
+interface ColumnEntry {
+  readonly reader: ColumnReader;
+  /** `ts` column of the columns `targets` was built for: columns are replaced together when they grow. */
+  for: Float64Array | undefined;
+  targets: Float64Array[];
 }
 
 type WriterEntry = { readonly schema: string } | { readonly unknown: string; readonly atMs: number };
@@ -101,16 +129,40 @@ export function createRecordDecoder(
     return entry;
   }
 
-  return {
-    async prepare(values) {
+  // Per telemetry writer id: its column reader, null where there is none (another schema than the project's).
+  const columnReaders = new Map<number, ColumnEntry | null>();
+  function columnReaderFor(schemaId: number, writer: string): ColumnEntry | null {
+    let entry = columnReaders.get(schemaId);
+    if (entry === undefined) {
+      let reader: ColumnReader | undefined;
+      try {
+        reader = createColumnReader(readerSchemas.telemetry, writer, TELEMETRY_FIELDS);
+      } catch {
+        reader = undefined;
+      }
+      entry =
+        reader === undefined || reader.fields.length !== TELEMETRY_FIELDS.length
+          ? null
+          : { reader, for: undefined, targets: [] };
+      columnReaders.set(schemaId, entry);
+    }
+    return entry;
+  }
+
+  const decoder: RecordDecoder = {
+    prepare(values) {
+      const ids = new Set<number>();
+      for (const v of values) {
+        if (v !== null && v.length >= FRAME_HEADER_BYTES && v[0] === MAGIC_BYTE) ids.add(v.readUInt32BE(1));
+      }
+      return decoder.prepareIds(ids);
+    },
+    async prepareIds(ids) {
       const missing = new Set<number>();
       const t = now();
-      for (const v of values) {
-        if (v !== null && v.length >= 5 && v[0] === 0) {
-          const id = v.readUInt32BE(1);
-          const w = writers.get(id);
-          if (w === undefined || ('unknown' in w && t - w.atMs >= retryUnknownMs)) missing.add(id);
-        }
+      for (const id of ids) {
+        const w = writers.get(id);
+        if (w === undefined || ('unknown' in w && t - w.atMs >= retryUnknownMs)) missing.add(id);
       }
       // Sequential on purpose: ids are few (one per schema version), and a failing registry should fail once.
       for (const id of missing) {
@@ -156,5 +208,61 @@ export function createRecordDecoder(
         throw err;
       }
     },
+    decodeTelemetry(m, into) {
+      const { value, valueAt, valueEnd, key } = m;
+      const row = into.length;
+      if (value !== null && valueEnd - valueAt >= FRAME_HEADER_BYTES && value[valueAt] === MAGIC_BYTE) {
+        const schemaId = value.readUInt32BE(valueAt + 1);
+        const writer = writers.get(schemaId);
+        const entry =
+          writer !== undefined && 'schema' in writer ? columnReaderFor(schemaId, writer.schema) : null;
+        if (entry !== null) {
+          if (entry.for !== into.ts) {
+            entry.targets = entry.reader.fields.map((f) => into[f as (typeof TELEMETRY_FIELDS)[number]]);
+            entry.for = into.ts;
+          }
+          if (entry.reader.read(value, valueAt + FRAME_HEADER_BYTES, valueEnd, entry.targets, row)) {
+            // What validateRecord checks of telemetry; anything it would reject takes the path below.
+            const machineId = into.machineId[row] as number;
+            if (
+              machineId >= 0 &&
+              Number.isSafeInteger(machineId) &&
+              Number.isSafeInteger(into.ts[row]) &&
+              key !== null &&
+              keyBytesAreDecimal(key, m.keyAt, m.keyEnd, machineId)
+            ) {
+              into.length = row + 1;
+              return schemaId;
+            }
+          }
+        }
+      }
+      return decodeTelemetryByRecord(decoder, m, into);
+    },
   };
+  return decoder;
+}
+
+/**
+ * {@link RecordDecoder.decodeTelemetry} through `decoder.decode`: a record object per message, copied into
+ * the next row. What any decoder can do; the project's decoder does it for what it cannot read in place.
+ */
+export function decodeTelemetryByRecord(
+  decoder: Pick<RecordDecoder, 'decode'>,
+  m: MessageBytes,
+  into: TelemetryColumns,
+): number | DecodeFailure {
+  const { value, key } = m;
+  const r = decoder.decode(
+    'telemetry',
+    value === null ? null : value.subarray(m.valueAt, m.valueEnd),
+    key === null ? null : key.subarray(m.keyAt, m.keyEnd),
+  );
+  if (!r.ok) return r;
+  const row = into.length;
+  const record = r.record;
+  for (const f of TELEMETRY_FIELDS) into[f][row] = record[f];
+  into.length = row + 1;
+  // A telemetry value has a frame, so a schema id.
+  return r.schemaId as number;
 }

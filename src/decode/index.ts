@@ -9,6 +9,8 @@ export {
 } from './registry-client.js';
 export {
   createRecordDecoder,
+  decodeTelemetryByRecord,
+  type DecodeFailure,
   type RecordDecoder,
   type RecordDecoderOptions,
   type DecodeResult,

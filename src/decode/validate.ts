@@ -17,14 +17,19 @@ const CATEGORY: Partial<Record<RecordKind, { field: string; pattern: RegExp; all
  * never an exponent below 1e21), compared in place: the hot path builds no string per message.
  */
 function keyIsDecimal(key: Buffer | null, id: number): boolean {
-  if (key === null || key.length === 0) return false;
+  return key !== null && keyBytesAreDecimal(key, 0, key.length, id);
+}
+
+/** {@link keyIsDecimal} for the key bytes `buf[at, end)`. */
+export function keyBytesAreDecimal(buf: Buffer, at: number, end: number, id: number): boolean {
+  if (end <= at) return false;
   // Beyond 2^53 digit arithmetic on doubles is inexact (no Avro int gets there): compare the texts.
-  if (!Number.isSafeInteger(id)) return key.toString('utf8') === String(id);
+  if (!Number.isSafeInteger(id)) return buf.toString('utf8', at, end) === String(id);
   let rest = id;
-  for (let i = key.length - 1; i >= 0; i--) {
-    if (key[i] !== 48 + (rest % 10)) return false;
+  for (let i = end - 1; i >= at; i--) {
+    if (buf[i] !== 48 + (rest % 10)) return false;
     rest = Math.floor(rest / 10);
-    if (rest === 0) return i === 0;
+    if (rest === 0) return i === at;
   }
   return false;
 }

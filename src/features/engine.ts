@@ -29,7 +29,7 @@
  */
 import type { FeatureConfig } from '../config/index.js';
 import { ConfigError, PdmError } from '../shared/errors.js';
-import type { PdmEvent } from '../shared/records.js';
+import type { PdmEvent, TelemetryColumns, TelemetryRecord } from '../shared/records.js';
 import {
   addError,
   addMaintenance,
@@ -96,6 +96,8 @@ export interface FeatureEngine {
    * or in the future. Metadata tombstones delete a machine's metadata.
    */
   ingest(events: readonly PdmEvent[]): EventOutcome[];
+  /** {@link ingest} of telemetry given as columns (row i is event i of the outcomes' indexes). */
+  ingestTelemetry(rows: TelemetryColumns): EventOutcome[];
   /** Side inputs are complete up to `tsMs` (monotonic: a smaller value is ignored). */
   advanceSideWatermark(tsMs: number): void;
   /**
@@ -183,6 +185,34 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
   }
 
   function ingest(events: readonly PdmEvent[]): EventOutcome[] {
+    return apply(events.length, (i) => events[i] as PdmEvent);
+  }
+
+  function ingestTelemetry(rows: TelemetryColumns): EventOutcome[] {
+    // One event object for every row, refilled: nothing below keeps an event or its record.
+    const record: { -readonly [F in keyof TelemetryRecord]: number } = {
+      machineId: 0,
+      ts: 0,
+      volt: 0,
+      rotate: 0,
+      pressure: 0,
+      vibration: 0,
+    };
+    const event: PdmEvent = { kind: 'telemetry', record };
+    const { machineId, ts, volt, rotate, pressure, vibration } = rows;
+    return apply(rows.length, (i) => {
+      record.machineId = machineId[i] as number;
+      record.ts = ts[i] as number;
+      record.volt = volt[i] as number;
+      record.rotate = rotate[i] as number;
+      record.pressure = pressure[i] as number;
+      record.vibration = vibration[i] as number;
+      return event;
+    });
+  }
+
+  /** Applies events 0..count−1, each as `eventAt(i)` returns it (used before the next call only). */
+  function apply(count: number, eventAt: (i: number) => PdmEvent): EventOutcome[] {
     assertOpen();
     const outcomes: EventOutcome[] = [];
     // One clock read per batch, not per event: cheap, and every event of a batch is judged alike.
@@ -259,8 +289,8 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
       }
       return st;
     };
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as PdmEvent;
+    for (let i = 0; i < count; i++) {
+      const e = eventAt(i);
       switch (e.kind) {
         case 'telemetry': {
           const r = e.record;
@@ -413,6 +443,7 @@ export function createFeatureEngine(options: FeatureEngineOptions): FeatureEngin
     allowedLatenessMs,
     slotMs: geo.slotMs,
     ingest,
+    ingestTelemetry,
     advanceSideWatermark,
     advanceMachineSideWatermark,
     closeReady,

@@ -3,22 +3,34 @@
  * rather than the event (record timestamp, partition). Every message either becomes an event or a dead
  * letter with its reason; none is dropped.
  */
-import type { RecordDecoder } from '../decode/index.js';
+import { FRAME_HEADER_BYTES, MAGIC_BYTE, type RecordDecoder } from '../decode/index.js';
 import type { DeadLetter } from '../dlq/index.js';
 import { checkEventTime } from '../features/index.js';
-import type { BatchControl, SourceBatch } from '../ingest/index.js';
+import { locateMessage, type BatchControl, type SourceBatch, type SourceMessage } from '../ingest/index.js';
 import { errorMessage } from '../shared/errors.js';
 import { withRetry } from '../shared/retry.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
-import type { PdmEvent, RecordKind } from '../shared/records.js';
+import type { MessageBytes } from '../shared/message-bytes.js';
+import {
+  resetTelemetryColumns,
+  type PdmEvent,
+  type RecordKind,
+  type TelemetryColumns,
+} from '../shared/records.js';
 import { whileHeartbeating } from './heartbeat.js';
 import type { MachineHomes } from './machine-homes.js';
 
 export type InputKind = Exclude<RecordKind, 'failures'>;
 
 export interface DecodedBatch {
+  /** The events of a side topic's batch; empty for telemetry, which is in `telemetry`. */
   readonly events: PdmEvent[];
+  /**
+   * A telemetry batch's records as columns (the step's own, refilled by its next telemetry batch: use them
+   * before that). Undefined for a side topic's batch.
+   */
+  readonly telemetry: TelemetryColumns | undefined;
   /** Index in the batch of each event's message. */
   readonly messageIndex: number[];
   /** Writer schema id of each event, so the feature stage's dead letters name it too. */
@@ -30,6 +42,10 @@ export interface DecodeStepDeps {
   readonly homes: MachineHomes;
   readonly metrics: EngineMetrics;
   readonly log: Logger;
+  /** Where telemetry is decoded to: one set per engine, reused by every batch. */
+  readonly columns: TelemetryColumns;
+  /** Scratch: where the message at hand has its bytes. */
+  readonly bytes: MessageBytes;
 }
 
 /** Records a dead letter and counts its reason (one place for every stage's rejections). */
@@ -48,17 +64,20 @@ export async function prepareSchemas(
   control: BatchControl,
   batch: SourceBatch,
 ): Promise<void> {
-  const { decoder, metrics, log } = deps;
-  // One value at a time, not an array of them: a message's value may be a view made on access
-  // (src/ingest/kafkajs-fetch-decode.ts), and none needs to outlive the schema id read from it.
-  const values = {
-    *[Symbol.iterator](): Iterator<Buffer | null> {
-      for (const m of batch.messages) yield m.value;
-    },
-  };
+  const { decoder, metrics, log, bytes } = deps;
+  // The frame ids read in place: no view of a value is made (or kept while the registry is waited for).
+  const ids = new Set<number>();
+  for (const m of batch.messages) {
+    locateMessage(m, bytes);
+    const v = bytes.value;
+    if (v !== null && bytes.valueEnd - bytes.valueAt >= FRAME_HEADER_BYTES && v[bytes.valueAt] === MAGIC_BYTE)
+      ids.add(v.readUInt32BE(bytes.valueAt + 1));
+  }
+  bytes.key = null;
+  bytes.value = null;
   await whileHeartbeating(
     control,
-    withRetry(() => decoder.prepare(values), {
+    withRetry(() => decoder.prepareIds(ids), {
       onRetry: (err, attempt, delayMs) => {
         metrics.registryErrors.inc();
         metrics.paused.set({ cause: 'registry' }, 1);
@@ -75,13 +94,24 @@ export function decodeBatch(
   batch: SourceBatch,
   deadLetters: DeadLetter[],
 ): DecodedBatch {
-  const { decoder, homes, metrics, log } = deps;
+  return kind === 'telemetry'
+    ? decodeTelemetryBatch(deps, batch, deadLetters)
+    : decodeSideBatch(deps, kind, batch, deadLetters);
+}
+
+function decodeSideBatch(
+  deps: DecodeStepDeps,
+  kind: Exclude<InputKind, 'telemetry'>,
+  batch: SourceBatch,
+  deadLetters: DeadLetter[],
+): DecodedBatch {
+  const { decoder, metrics } = deps;
   const events: PdmEvent[] = [];
   const messageIndex: number[] = [];
   const schemaIds: (number | undefined)[] = [];
   const { messages } = batch;
   for (let i = 0; i < messages.length; i++) {
-    const m = messages[i] as (typeof messages)[number];
+    const m = messages[i] as SourceMessage;
     const r = decoder.decode(kind, m.value, m.key);
     if (!r.ok) {
       reject(metrics, deadLetters, {
@@ -93,43 +123,98 @@ export function decodeBatch(
       });
       continue;
     }
-    const { machineId } = r.record;
-    const schemaId = r.schemaId;
-    // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
-    const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
-    if (badTimestamp !== null) {
-      reject(metrics, deadLetters, {
-        message: m,
-        reason: 'INVALID_VALUE',
-        stage: 'ingest',
-        error: badTimestamp,
-        schemaId,
-        machineId,
-      });
-      continue;
-    }
-    const home = homes.check(machineId, kind === 'telemetry', batch.partition);
-    if (!home.ok) {
-      reject(metrics, deadLetters, {
-        message: m,
-        reason: 'WRONG_PARTITION',
-        stage: 'pipeline',
-        error: `machine ${machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
-        schemaId,
-        machineId,
-      });
-      continue;
-    }
-    if (home.conflictWith !== undefined) {
-      metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
-      log.error(
-        { machineId, telemetryPartition: batch.partition, sidePartition: home.conflictWith },
-        'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
-      );
-    }
+    if (!admitted(deps, kind, batch, m, r.record.machineId, r.schemaId, deadLetters)) continue;
     events.push({ kind, record: r.record } as PdmEvent);
     messageIndex.push(i);
-    schemaIds.push(schemaId);
+    schemaIds.push(r.schemaId);
   }
-  return { events, messageIndex, schemaIds };
+  return { events, telemetry: undefined, messageIndex, schemaIds };
+}
+
+/** Telemetry straight into the step's columns: no event object, no Buffer view per message. */
+function decodeTelemetryBatch(
+  deps: DecodeStepDeps,
+  batch: SourceBatch,
+  deadLetters: DeadLetter[],
+): DecodedBatch {
+  const { decoder, metrics, columns, bytes } = deps;
+  const messageIndex: number[] = [];
+  const schemaIds: number[] = [];
+  const { messages } = batch;
+  resetTelemetryColumns(columns, messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as SourceMessage;
+    locateMessage(m, bytes);
+    const r = decoder.decodeTelemetry(bytes, columns);
+    if (typeof r !== 'number') {
+      reject(metrics, deadLetters, {
+        message: m,
+        reason: r.reason,
+        stage: 'decode',
+        error: r.message,
+        schemaId: r.schemaId,
+      });
+      continue;
+    }
+    const row = columns.length - 1;
+    if (!admitted(deps, 'telemetry', batch, m, columns.machineId[row] as number, r, deadLetters)) {
+      columns.length = row;
+      continue;
+    }
+    messageIndex.push(i);
+    schemaIds.push(r);
+  }
+  // Not holding on to the last message's bytes until the next batch.
+  bytes.key = null;
+  bytes.value = null;
+  return { events: [], telemetry: columns, messageIndex, schemaIds };
+}
+
+/**
+ * The checks of a decoded record that need its Kafka message (record timestamp, partition); false when it
+ * was dead-lettered.
+ */
+function admitted(
+  deps: DecodeStepDeps,
+  kind: InputKind,
+  batch: SourceBatch,
+  m: SourceMessage,
+  machineId: number,
+  schemaId: number | undefined,
+  deadLetters: DeadLetter[],
+): boolean {
+  const { homes, metrics, log } = deps;
+  // The restore seeks by record timestamp: an absurd one is the record's fault, never a reason to stop.
+  const badTimestamp = checkEventTime(m.timestampMs, 'Kafka record timestamp');
+  if (badTimestamp !== null) {
+    reject(metrics, deadLetters, {
+      message: m,
+      reason: 'INVALID_VALUE',
+      stage: 'ingest',
+      error: badTimestamp,
+      schemaId,
+      machineId,
+    });
+    return false;
+  }
+  const home = homes.check(machineId, kind === 'telemetry', batch.partition);
+  if (!home.ok) {
+    reject(metrics, deadLetters, {
+      message: m,
+      reason: 'WRONG_PARTITION',
+      stage: 'pipeline',
+      error: `machine ${machineId}: ${kind} record on partition ${batch.partition}, expected partition ${home.expected} (where its ${home.basis} are); all topics must be keyed by machineId and produced with one partitioner`,
+      schemaId,
+      machineId,
+    });
+    return false;
+  }
+  if (home.conflictWith !== undefined) {
+    metrics.outcomes.inc({ reason: 'WRONG_PARTITION' });
+    log.error(
+      { machineId, telemetryPartition: batch.partition, sidePartition: home.conflictWith },
+      'machine telemetry arrived on another partition than its earlier side events (errors, maintenance or metadata); those side events are missing from its features: fix the producers partitioner and replay them',
+    );
+  }
+  return true;
 }

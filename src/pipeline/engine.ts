@@ -29,6 +29,8 @@ import type {
   TopicPartition,
 } from '../ingest/index.js';
 import { errorMessage } from '../shared/errors.js';
+import { emptyMessageBytes } from '../shared/message-bytes.js';
+import { createTelemetryColumns } from '../shared/records.js';
 import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import { withRetry } from '../shared/retry.js';
@@ -137,7 +139,14 @@ export function createEngine(deps: EngineDeps): Engine {
     maxInFlightRows: config.pipeline.maxInFlightRows,
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
-  const decodeDeps = { decoder, homes, metrics, log };
+  const decodeDeps = {
+    decoder,
+    homes,
+    metrics,
+    log,
+    columns: createTelemetryColumns(),
+    bytes: emptyMessageBytes(),
+  };
   const sideFirst = createSideFirst({
     telemetryTopic: topics.telemetry,
     pause: (tps) => {
@@ -346,7 +355,7 @@ export function createEngine(deps: EngineDeps): Engine {
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
     let checkpointed: Promise<void> | undefined;
     if (kind === 'telemetry') {
-      const upTo = telemetryBounds(decoded.events, rejected, config.features.allowedLatenessMs);
+      const upTo = telemetryBounds(decoded, rejected, config.features.allowedLatenessMs);
       if (upTo.size > 0) {
         checkpointed = requestCheckpoint(gen, task, upTo, at, receivedAt, fetched.fetchedAtMs);
       }

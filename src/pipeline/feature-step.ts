@@ -7,7 +7,6 @@ import type { DeadLetter } from '../dlq/index.js';
 import { isDeadLetterOutcome, type FeatureEngine } from '../features/index.js';
 import type { SourceBatch } from '../ingest/index.js';
 import type { EngineMetrics } from '../shared/metrics.js';
-import type { PdmEvent } from '../shared/records.js';
 import { reject, type DecodedBatch } from './decode-step.js';
 
 /** Applies `decoded`; returns the indexes (into `decoded.events`) of the events not used. */
@@ -19,7 +18,11 @@ export function applyEvents(
   deadLetters: DeadLetter[],
 ): Set<number> {
   const rejected = new Set<number>();
-  for (const o of features.ingest(decoded.events)) {
+  const outcomes =
+    decoded.telemetry === undefined
+      ? features.ingest(decoded.events)
+      : features.ingestTelemetry(decoded.telemetry);
+  for (const o of outcomes) {
     rejected.add(o.index);
     if (!isDeadLetterOutcome(o)) {
       metrics.outcomes.inc({ reason: o.kind });
@@ -46,17 +49,19 @@ export function applyEvents(
  * state, so they make no claim either).
  */
 export function telemetryBounds(
-  events: readonly PdmEvent[],
+  decoded: DecodedBatch,
   rejected: ReadonlySet<number>,
   allowedLatenessMs: number,
 ): Map<number, number> {
   const out = new Map<number, number>();
-  for (let i = 0; i < events.length; i++) {
+  const rows = decoded.telemetry;
+  if (rows === undefined) return out;
+  const { machineId, ts } = rows;
+  for (let i = 0; i < rows.length; i++) {
     if (rejected.has(i)) continue;
-    const e = events[i] as PdmEvent;
-    if (e.kind !== 'telemetry') continue;
-    const bound = e.record.ts - allowedLatenessMs;
-    if (bound > (out.get(e.record.machineId) ?? Number.NEGATIVE_INFINITY)) out.set(e.record.machineId, bound);
+    const id = machineId[i] as number;
+    const bound = (ts[i] as number) - allowedLatenessMs;
+    if (bound > (out.get(id) ?? Number.NEGATIVE_INFINITY)) out.set(id, bound);
   }
   return out;
 }

@@ -11,6 +11,33 @@ export interface TelemetryRecord {
   readonly vibration: number;
 }
 
+/** The fields of telemetry, each a number: what {@link TelemetryColumns} holds a column of. */
+export const TELEMETRY_FIELDS = ['machineId', 'ts', 'volt', 'rotate', 'pressure', 'vibration'] as const;
+
+/**
+ * Decoded telemetry of one batch as columns: row j is one record (`TelemetryRecord` without an object per
+ * record). Reused from batch to batch by its owner, so rows beyond `length` are stale and nothing may keep
+ * a reference to it past the synchronous step that filled it.
+ */
+export type TelemetryColumns = { length: number } & {
+  [F in (typeof TELEMETRY_FIELDS)[number]]: Float64Array;
+};
+
+/** Columns with room for `capacity` rows, none filled. */
+export function createTelemetryColumns(capacity = 1024): TelemetryColumns {
+  const cols = { length: 0 } as TelemetryColumns;
+  for (const f of TELEMETRY_FIELDS) cols[f] = new Float64Array(capacity);
+  return cols;
+}
+
+/** Makes room for `rows` rows (contents are not kept: call before filling), length 0. */
+export function resetTelemetryColumns(cols: TelemetryColumns, rows: number): void {
+  cols.length = 0;
+  if (cols.ts.length >= rows) return;
+  const capacity = Math.max(rows, 2 * cols.ts.length);
+  for (const f of TELEMETRY_FIELDS) cols[f] = new Float64Array(capacity);
+}
+
 export interface ErrorRecord {
   readonly machineId: number;
   readonly ts: number;

@@ -6,7 +6,7 @@
  */
 import { afterEach } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/index.js';
-import type { DecodeResult, RecordDecoder } from '../../../src/decode/index.js';
+import { decodeTelemetryByRecord, type DecodeResult, type RecordDecoder } from '../../../src/decode/index.js';
 import { createDeadLetterSink } from '../../../src/dlq/index.js';
 import { CLASSES, type FeatureRow } from '../../../src/features/index.js';
 import type { TopicPartition } from '../../../src/ingest/index.js';
@@ -19,7 +19,8 @@ import {
 import { TransientError, type DeadLetterReason } from '../../../src/shared/errors.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { createEngineMetrics, type EngineMetrics } from '../../../src/shared/metrics.js';
-import type { RecordByKind, RecordKind } from '../../../src/shared/records.js';
+import type { MessageBytes } from '../../../src/shared/message-bytes.js';
+import type { RecordByKind, RecordKind, TelemetryColumns } from '../../../src/shared/records.js';
 import {
   createBatchWriter,
   quoteIdent,
@@ -125,6 +126,9 @@ export function createTestDecoder(): RecordDecoder & { prepared: number; registr
       }
       return Promise.resolve();
     },
+    prepareIds(): Promise<void> {
+      return decoder.prepare();
+    },
     decode<K extends RecordKind>(_kind: K, value: Buffer | null): DecodeResult<K> {
       let p: FakePayload | undefined;
       try {
@@ -137,6 +141,9 @@ export function createTestDecoder(): RecordDecoder & { prepared: number; registr
       if ('fail' in p) return { ok: false, reason: p.fail, message: p.message, schemaId: p.schemaId };
       // The record shape is the test's responsibility, as the Avro reader schema's would be the decoder's.
       return { ok: true, record: p.record as unknown as RecordByKind[K], schemaId: 1 };
+    },
+    decodeTelemetry(m: MessageBytes, into: TelemetryColumns) {
+      return decodeTelemetryByRecord(decoder, m, into);
     },
   };
   return decoder;
