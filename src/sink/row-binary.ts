@@ -34,8 +34,11 @@ export interface RowBinaryFormat<R> {
 }
 
 class Out {
-  buf = Buffer.allocUnsafe(1 << 16);
+  buf: Buffer;
   pos = 0;
+  constructor(size = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -53,11 +56,10 @@ class Out {
     }
     this.buf[this.pos++] = x;
   }
-  string(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
-    this.varUInt(n);
-    this.ensure(n);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 }
 
@@ -68,110 +70,167 @@ function parseInstant(s: string): number {
   return ms;
 }
 
-/** Parses each distinct instant once: a write group repeats the same few (scored_at, bucket_ts). */
-function instantCache(): (s: string) => number {
-  const cache = new Map<string, number>();
+/**
+ * Remembers what was computed for a string, up to `limit` strings (then starts over): a write group
+ * repeats the same few instants, model versions, topics and offsets row after row.
+ */
+function stringMemo<T>(compute: (s: string) => T, limit = 10_000): (s: string) => T {
+  const cache = new Map<string, T>();
   return (s) => {
     let v = cache.get(s);
     if (v === undefined) {
-      if (cache.size > 10_000) cache.clear();
-      v = parseInstant(s);
+      if (cache.size >= limit) cache.clear();
+      v = compute(s);
       cache.set(s, v);
     }
     return v;
   };
 }
 
-const NUMERIC: ReadonlySet<RowBinaryType> = new Set(['UInt8', 'UInt32', 'Int32', 'Float32', 'Float64']);
+/** A string as RowBinary writes it: LEB128 byte length, then its UTF-8 bytes. */
+function encodeString(s: string): Buffer {
+  const body = Buffer.from(s, 'utf8');
+  const head = new Out(10);
+  head.varUInt(body.length);
+  return Buffer.concat([head.buf.subarray(0, head.pos), body]);
+}
+
+/** A decimal Int64 as its 8 little-endian bytes. */
+function encodeInt64(v: bigint): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigInt64LE(v);
+  return b;
+}
+
+const INT64_TEXT = /^-?\d+$/;
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
 function typeError(c: { name: string; type: string }, v: unknown): TypeError {
   return new TypeError(`RowBinary column ${c.name} ${c.type}: cannot encode ${typeof v} ${String(v)}`);
 }
 
+/** Writes one value of a column. */
+type Write = (out: Out, v: unknown) => void;
+
+/** The memos one `encodeRowBinary` call shares between its columns. */
+interface Memos {
+  readonly instant: (s: string) => number;
+  readonly string: (s: string) => Buffer;
+  readonly int64: (s: string) => Buffer;
+}
+
+function numberWriter(c: RowBinaryColumn<unknown>, write: (out: Out, v: number) => void): Write {
+  return (out, v) => {
+    // Types are checked like the server would: a missing or renamed field must fail, not store 0 or NaN.
+    if (typeof v !== 'number') throw typeError(c, v);
+    write(out, v);
+  };
+}
+
+/** The writer of one column's type. */
+function columnWriter(c: RowBinaryColumn<unknown>, memo: Memos): Write {
+  switch (c.type) {
+    case 'UInt8':
+      return numberWriter(c, (out, v) => {
+        out.ensure(1);
+        out.pos = out.buf.writeUInt8(v, out.pos);
+      });
+    case 'UInt32':
+      return numberWriter(c, (out, v) => {
+        out.ensure(4);
+        out.pos = out.buf.writeUInt32LE(v, out.pos);
+      });
+    case 'Int32':
+      return numberWriter(c, (out, v) => {
+        out.ensure(4);
+        out.pos = out.buf.writeInt32LE(v, out.pos);
+      });
+    case 'Float32':
+      return numberWriter(c, (out, v) => {
+        out.ensure(4);
+        out.pos = out.buf.writeFloatLE(v, out.pos);
+      });
+    case 'Float64':
+      return numberWriter(c, (out, v) => {
+        out.ensure(8);
+        out.pos = out.buf.writeDoubleLE(v, out.pos);
+      });
+    case 'Int64':
+      return (out, v) => {
+        if (typeof v === 'string' && INT64_TEXT.test(v)) {
+          // Offsets arrive as decimal text, the same one for every row of a batch.
+          out.bytes(memo.int64(v));
+          return;
+        }
+        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw typeError(c, v);
+        out.ensure(8);
+        out.pos = out.buf.writeBigInt64LE(typeof v === 'bigint' ? v : BigInt(v as number), out.pos);
+      };
+    case 'String':
+      return (out, v) => {
+        if (typeof v !== 'string') throw typeError(c, v);
+        out.bytes(memo.string(v));
+      };
+    case 'DateTime':
+      return (out, v) => {
+        if (typeof v !== 'string') throw typeError(c, v);
+        out.ensure(4);
+        out.pos = out.buf.writeUInt32LE(Math.floor(memo.instant(v) / 1000), out.pos);
+      };
+    case 'DateTime64(3)':
+      return (out, v) => {
+        if (typeof v !== 'string') throw typeError(c, v);
+        out.ensure(8);
+        out.pos = out.buf.writeBigInt64LE(BigInt(memo.instant(v)), out.pos);
+      };
+    case 'Array(Float64)':
+      return (out, v) => {
+        if (v instanceof Float64Array && LITTLE_ENDIAN) {
+          // The array's own bytes are the column's (IEEE 754, little-endian here): one copy, not a write
+          // per element.
+          out.varUInt(v.length);
+          out.bytes(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+          return;
+        }
+        if (!Array.isArray(v) && !(v instanceof Float64Array || v instanceof Float32Array))
+          throw typeError(c, v);
+        const a = v as ArrayLike<number>;
+        out.varUInt(a.length);
+        out.ensure(8 * a.length);
+        for (let i = 0; i < a.length; i++) out.pos = out.buf.writeDoubleLE(a[i] as number, out.pos);
+      };
+    case 'Array(String)':
+      return (out, v) => {
+        if (!Array.isArray(v)) throw typeError(c, v);
+        const a = v as readonly unknown[];
+        out.varUInt(a.length);
+        for (const s of a) {
+          if (typeof s !== 'string') throw typeError(c, s);
+          out.bytes(memo.string(s));
+        }
+      };
+  }
+}
+
 export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R>): Buffer {
-  const out = new Out();
-  const instant = instantCache();
-  for (const row of rows) {
-    for (const c of format.columns) {
-      const v = c.value(row);
-      // Types are checked like the server would: a missing or renamed field must fail, not store 0 or NaN.
-      if (NUMERIC.has(c.type) && typeof v !== 'number') throw typeError(c, v);
-      switch (c.type) {
-        case 'UInt8':
-          out.ensure(1);
-          out.buf.writeUInt8(v as number, out.pos);
-          out.pos += 1;
-          break;
-        case 'UInt32':
-          out.ensure(4);
-          out.buf.writeUInt32LE(v as number, out.pos);
-          out.pos += 4;
-          break;
-        case 'Int32':
-          out.ensure(4);
-          out.buf.writeInt32LE(v as number, out.pos);
-          out.pos += 4;
-          break;
-        case 'Int64':
-          if (
-            typeof v !== 'bigint' &&
-            !(typeof v === 'string' && /^-?\d+$/.test(v)) &&
-            !Number.isSafeInteger(v)
-          )
-            throw typeError(c, v);
-          out.ensure(8);
-          out.buf.writeBigInt64LE(typeof v === 'bigint' ? v : BigInt(v as string | number), out.pos);
-          out.pos += 8;
-          break;
-        case 'Float32':
-          out.ensure(4);
-          out.buf.writeFloatLE(v as number, out.pos);
-          out.pos += 4;
-          break;
-        case 'Float64':
-          out.ensure(8);
-          out.buf.writeDoubleLE(v as number, out.pos);
-          out.pos += 8;
-          break;
-        case 'String':
-          if (typeof v !== 'string') throw typeError(c, v);
-          out.string(v);
-          break;
-        case 'DateTime':
-          if (typeof v !== 'string') throw typeError(c, v);
-          out.ensure(4);
-          out.buf.writeUInt32LE(Math.floor(instant(v) / 1000), out.pos);
-          out.pos += 4;
-          break;
-        case 'DateTime64(3)':
-          if (typeof v !== 'string') throw typeError(c, v);
-          out.ensure(8);
-          out.buf.writeBigInt64LE(BigInt(instant(v)), out.pos);
-          out.pos += 8;
-          break;
-        case 'Array(Float64)': {
-          if (!Array.isArray(v) && !(v instanceof Float64Array || v instanceof Float32Array))
-            throw typeError(c, v);
-          const a = v as ArrayLike<number>;
-          out.varUInt(a.length);
-          out.ensure(8 * a.length);
-          for (let i = 0; i < a.length; i++) {
-            out.buf.writeDoubleLE(a[i] as number, out.pos);
-            out.pos += 8;
-          }
-          break;
-        }
-        case 'Array(String)': {
-          if (!Array.isArray(v)) throw typeError(c, v);
-          const a = v as readonly unknown[];
-          out.varUInt(a.length);
-          for (const s of a) {
-            if (typeof s !== 'string') throw typeError(c, s);
-            out.string(s);
-          }
-          break;
-        }
-      }
+  const memo: Memos = {
+    instant: stringMemo(parseInstant),
+    string: stringMemo(encodeString, 1_000),
+    int64: stringMemo((s) => encodeInt64(BigInt(s)), 1_000),
+  };
+  const columns = format.columns as readonly RowBinaryColumn<unknown>[];
+  const values = columns.map((c) => c.value);
+  const writers = columns.map((c) => columnWriter(c, memo));
+  const n = columns.length;
+  let out = new Out();
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as R;
+    for (let i = 0; i < n; i++) (writers[i] as Write)(out, (values[i] as (row: unknown) => unknown)(row));
+    if (r === 0 && rows.length > 1) {
+      // Room for all rows at the first row's size and a quarter more: no doubling and copying on the way.
+      const room = new Out(Math.ceil(out.pos * rows.length * 1.25) + 1024);
+      room.bytes(out.buf.subarray(0, out.pos));
+      out = room;
     }
   }
   return out.buf.subarray(0, out.pos);
