@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { registerSchemasAndTopics } from '../src/cli/schemas.js';
+import { valueSubject } from '../src/decode/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createKafkaClient } from '../src/ingest/index.js';
 import { isKafkaOutage } from '../src/ingest/kafka-errors.js';
@@ -71,7 +72,11 @@ export function benchConfig(token: string = randomBytes(3).toString('hex'), topi
   });
 }
 
-/** Drops the database and deletes the topics of a {@link benchConfig}; registry subjects are left. */
+/**
+ * Drops the database and deletes the topics of a {@link benchConfig}, and their registry subjects (a
+ * long-lived local stack otherwise gathers thousands, and a registry lists at most 1,000 of them).
+ * `keepTopics` keeps topics and subjects, for a later `--reuse`.
+ */
 export async function cleanupBench(config: Config, opts: { keepTopics?: boolean } = {}): Promise<void> {
   const ch = createClickHouse(config.clickhouse);
   try {
@@ -86,6 +91,29 @@ export async function cleanupBench(config: Config, opts: { keepTopics?: boolean 
     await admin.deleteTopics({ topics: RECORD_KINDS.map((k) => config.kafka.topics[k]) });
   } finally {
     await admin.disconnect();
+  }
+  const topics = [...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic];
+  for (const subject of topics.map(valueSubject)) await deleteSubject(config, subject);
+}
+
+/**
+ * Deletes a subject and its versions for good (Confluent API: soft delete, then `permanent=true`). A
+ * subject that is not there is fine; a registry that refuses is reported, not fatal to a bench's cleanup.
+ */
+async function deleteSubject(config: Config, subject: string): Promise<void> {
+  const { url, auth } = config.registry;
+  const headers: Record<string, string> =
+    auth === undefined
+      ? {}
+      : { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+  for (const query of ['', '?permanent=true']) {
+    const path = `${url}/subjects/${encodeURIComponent(subject)}${query}`;
+    const res = await fetch(path, { method: 'DELETE', headers, signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    if (!res.ok && res.status !== 404) {
+      console.error(`bench cleanup: deleting subject ${subject}${query}: HTTP ${res.status}`);
+      return;
+    }
   }
 }
 
