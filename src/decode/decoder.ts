@@ -222,14 +222,15 @@ export function createRecordDecoder(
             entry.for = into.ts;
           }
           if (entry.reader.read(value, valueAt + FRAME_HEADER_BYTES, valueEnd, entry.targets, row)) {
-            // What validateRecord checks of telemetry; anything it would reject takes the path below.
+            // What validateRecord checks of telemetry; anything it would reject takes the path below. The
+            // reader's varints are below 2^49, so ts is a safe integer; an id is taken here only as a
+            // non-negative int32 (a small integer to V8: nothing boxed per record).
             const machineId = into.machineId[row] as number;
             if (
               machineId >= 0 &&
-              Number.isSafeInteger(machineId) &&
-              Number.isSafeInteger(into.ts[row]) &&
+              machineId === (machineId | 0) &&
               key !== null &&
-              keyBytesAreDecimal(key, m.keyAt, m.keyEnd, machineId)
+              keyBytesAreDecimal(key, m.keyAt, m.keyEnd, machineId | 0)
             ) {
               into.length = row + 1;
               return schemaId;

@@ -353,7 +353,7 @@ function readHeaders(c: Cursor): Headers {
 
 /**
  * One uncompressed record batch at `start`, whose bytes end at `end`: its records, appended to `out`.
- * Throws NOT_MINE (before appending anything) when kafkajs should decode it.
+ * Throws NOT_MINE (with `out` as it was) when kafkajs should decode it.
  */
 function decodeBatch(
   buf: Buffer,
@@ -398,25 +398,30 @@ function decodeBatch(
     int64(buf, start + 35),
     batchContext,
   );
-  const records: FetchedRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const length = varInt(c);
-    const recordEnd = c.at + length;
-    // An empty record has no attributes byte: kafkajs fails on it, so it decides.
-    if (length <= 0 || recordEnd > rend) throw NOT_MINE;
-    c.end = recordEnd;
-    const at = c.at++;
-    // Checked here, read again by the record's getters: everything up to the record's end must add up.
-    varLong(c);
-    varInt(c);
-    skipBytes(c);
-    skipBytes(c);
-    skipHeaders(c);
-    records.push(new FetchedRecord(source, at, recordEnd));
-    c.at = recordEnd;
-    c.end = rend;
+  // Appended as they are read (no array of the batch's own to copy from); taken back if the batch is not ours.
+  const before = out.length;
+  try {
+    for (let i = 0; i < count; i++) {
+      const length = varInt(c);
+      const recordEnd = c.at + length;
+      // An empty record has no attributes byte: kafkajs fails on it, so it decides.
+      if (length <= 0 || recordEnd > rend) throw NOT_MINE;
+      c.end = recordEnd;
+      const at = c.at++;
+      // Checked here, read again by the record's getters: everything up to the record's end must add up.
+      varLong(c);
+      varInt(c);
+      skipBytes(c);
+      skipBytes(c);
+      skipHeaders(c);
+      out.push(new FetchedRecord(source, at, recordEnd));
+      c.at = recordEnd;
+      c.end = rend;
+    }
+  } catch (e) {
+    out.length = before;
+    throw e;
   }
-  for (const r of records) out.push(r);
 }
 
 /** The replacement for kafkajs's `fetch/v4/decodeMessages`, given kafkajs's own pieces to fall back on. */

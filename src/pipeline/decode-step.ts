@@ -32,9 +32,9 @@ export interface DecodedBatch {
    */
   readonly telemetry: TelemetryColumns | undefined;
   /** Index in the batch of each event's message. */
-  readonly messageIndex: number[];
+  readonly messageIndex: ArrayLike<number>;
   /** Writer schema id of each event, so the feature stage's dead letters name it too. */
-  readonly schemaIds: (number | undefined)[];
+  readonly schemaIds: ArrayLike<number | undefined>;
 }
 
 export interface DecodeStepDeps {
@@ -44,6 +44,8 @@ export interface DecodeStepDeps {
   readonly log: Logger;
   /** Where telemetry is decoded to: one set per engine, reused by every batch. */
   readonly columns: TelemetryColumns;
+  /** The message index and schema id of each row of `columns` (grown with them). */
+  readonly rowSources: { messageIndex: Int32Array; schemaIds: Int32Array };
   /** Scratch: where the message at hand has its bytes. */
   readonly bytes: MessageBytes;
 }
@@ -67,8 +69,9 @@ export async function prepareSchemas(
   const { decoder, metrics, log, bytes } = deps;
   // The frame ids read in place: no view of a value is made (or kept while the registry is waited for).
   const ids = new Set<number>();
-  for (const m of batch.messages) {
-    locateMessage(m, bytes);
+  const { messages } = batch;
+  for (let i = 0; i < messages.length; i++) {
+    locateMessage(messages[i] as SourceMessage, bytes);
     const v = bytes.value;
     if (v !== null && bytes.valueEnd - bytes.valueAt >= FRAME_HEADER_BYTES && v[bytes.valueAt] === MAGIC_BYTE)
       ids.add(v.readUInt32BE(bytes.valueAt + 1));
@@ -137,11 +140,14 @@ function decodeTelemetryBatch(
   batch: SourceBatch,
   deadLetters: DeadLetter[],
 ): DecodedBatch {
-  const { decoder, metrics, columns, bytes } = deps;
-  const messageIndex: number[] = [];
-  const schemaIds: number[] = [];
+  const { decoder, metrics, columns, bytes, rowSources } = deps;
   const { messages } = batch;
   resetTelemetryColumns(columns, messages.length);
+  if (rowSources.messageIndex.length < messages.length) {
+    rowSources.messageIndex = new Int32Array(columns.ts.length);
+    rowSources.schemaIds = new Int32Array(columns.ts.length);
+  }
+  const { messageIndex, schemaIds } = rowSources;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as SourceMessage;
     locateMessage(m, bytes);
@@ -161,8 +167,8 @@ function decodeTelemetryBatch(
       columns.length = row;
       continue;
     }
-    messageIndex.push(i);
-    schemaIds.push(r);
+    messageIndex[row] = i;
+    schemaIds[row] = r;
   }
   // Not holding on to the last message's bytes until the next batch.
   bytes.key = null;

@@ -145,6 +145,7 @@ export function createEngine(deps: EngineDeps): Engine {
     metrics,
     log,
     columns: createTelemetryColumns(),
+    rowSources: { messageIndex: new Int32Array(0), schemaIds: new Int32Array(0) },
     bytes: emptyMessageBytes(),
   };
   const sideFirst = createSideFirst({

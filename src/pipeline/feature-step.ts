@@ -57,11 +57,14 @@ export function telemetryBounds(
   const rows = decoded.telemetry;
   if (rows === undefined) return out;
   const { machineId, ts } = rows;
+  // Per machine the row of its largest ts (an index: no number boxed per row), then one bound each.
+  const latest = new Map<number, number>();
   for (let i = 0; i < rows.length; i++) {
     if (rejected.has(i)) continue;
     const id = machineId[i] as number;
-    const bound = (ts[i] as number) - allowedLatenessMs;
-    if (bound > (out.get(id) ?? Number.NEGATIVE_INFINITY)) out.set(id, bound);
+    const j = latest.get(id);
+    if (j === undefined || (ts[i] as number) > (ts[j] as number)) latest.set(id, i);
   }
+  for (const [id, j] of latest) out.set(id, (ts[j] as number) - allowedLatenessMs);
   return out;
 }
