@@ -4,6 +4,8 @@
  * and therefore share a partition number, so the engine instance that owns telemetry partition p also sees
  * all the side inputs of the same machines (the feature engine's determinism rule needs them).
  */
+// Before kafkajs: its consumer takes the batch class when it loads (kafkajs-preload.ts).
+import './kafkajs-preload.js';
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 
 export const CO_PARTITIONED_ASSIGNER_NAME = 'PdmCoPartitionedAssigner';

@@ -1,4 +1,6 @@
 /** kafkajs adapter for topic administration (the consumer and producer have their own adapter files). */
+// Before kafkajs: its consumer takes the batch class when it loads (kafkajs-preload.ts).
+import './kafkajs-preload.js';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';

@@ -6,6 +6,8 @@
  * messages in order across retries). `send` resolves only once the broker acknowledged every message, so a
  * caller that acknowledges its input after `send` loses nothing in a crash.
  */
+// Before kafkajs: its consumer takes the batch class when it loads (kafkajs-preload.ts).
+import './kafkajs-preload.js';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
 import { PdmError, TransientError, errorMessage } from '../shared/errors.js';

@@ -68,7 +68,7 @@ export interface KafkaRecordSource extends RecordSource {
 export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSource {
   const { log } = options;
   const fast = installKafkajsFastPaths();
-  if (!fast.long || !fast.fetchDecode)
+  if (!fast.long || !fast.fetchDecode || !fast.batch)
     log.debug({ ...fast }, 'kafkajs fast paths not all installed (unknown kafkajs layout)');
   const client: SourceClient = options.client ?? createKafkaClient(options.kafka, '-engine');
   const outageMaxMs = options.outageMaxMs ?? options.kafka.outageMaxMs;

@@ -103,6 +103,16 @@ export class FetchedRecord {
     return plus(this.batch.firstOffset, varInt(c));
   }
 
+  /** The offset as a number when it is a safe integer (every real one), else −1. */
+  exactOffset(): number {
+    const c = this.head();
+    varLong(c);
+    const base = this.batch.firstOffset;
+    if (typeof base !== 'number') return -1;
+    const n = base + varInt(c);
+    return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+  }
+
   /** Epoch ms, as `Number(timestamp)`. */
   get timestampMs(): number {
     const { batch } = this;

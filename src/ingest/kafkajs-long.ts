@@ -15,6 +15,8 @@
  */
 import { createRequire } from 'node:module';
 import { NotMine, installFetchDecode, varLong, type Cursor } from './kafkajs-fetch-decode.js';
+import { batchFastPath } from './kafkajs-preload.js';
+import { isKnownKafkajs } from './kafkajs-version.js';
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -33,13 +35,14 @@ interface KafkajsDecoder {
 }
 
 const PATCHED = Symbol.for('pdm-stream.kafkajs-long-cache');
-const KAFKAJS_VERSION = '2.2.4';
 
 export interface KafkajsFastPaths {
   /** The `Long` parse cache and varlong reader below. */
   readonly long: boolean;
   /** The record batch decoder of src/ingest/kafkajs-fetch-decode.ts. */
   readonly fetchDecode: boolean;
+  /** The consumer's batches of src/ingest/kafkajs-batch.ts (installed by kafkajs-preload.ts). */
+  readonly batch: boolean;
 }
 
 /**
@@ -50,14 +53,8 @@ export interface KafkajsFastPaths {
 export function installKafkajsFastPaths(): KafkajsFastPaths {
   const require = createRequire(import.meta.url);
   const long = installLongFastPaths();
-  let fetchDecode = false;
-  try {
-    const version = (require('kafkajs/package.json') as { version?: string }).version;
-    fetchDecode = version === KAFKAJS_VERSION && installFetchDecode(require);
-  } catch {
-    // No readable kafkajs package.json: leave kafkajs as it is.
-  }
-  return { long, fetchDecode };
+  const fetchDecode = isKnownKafkajs(require) && installFetchDecode(require);
+  return { long, fetchDecode, batch: batchFastPath };
 }
 
 /** Installs both Long fast paths once per process; true when they are (or already were) in place. */
@@ -65,9 +62,8 @@ export function installLongFastPaths(): boolean {
   const require = createRequire(import.meta.url);
   let Long: KafkajsLongClass & { [PATCHED]?: true };
   let Decoder: { prototype: KafkajsDecoder };
+  if (!isKnownKafkajs(require)) return false;
   try {
-    const version = (require('kafkajs/package.json') as { version?: string }).version;
-    if (version !== KAFKAJS_VERSION) return false;
     Long = require('kafkajs/src/utils/long.js') as typeof Long;
     Decoder = require('kafkajs/src/protocol/decoder.js') as typeof Decoder;
   } catch {

@@ -6,6 +6,8 @@
  * order across retries). kafkajs retries a failed request itself with the same sequence numbers; we never
  * resend a batch ourselves, because a resend would get new sequence numbers and could duplicate records.
  */
+// Before kafkajs: its consumer takes the batch class when it loads (kafkajs-preload.ts).
+import '../ingest/kafkajs-preload.js';
 import { Kafka, Partitioners, logLevel, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { KafkaConfig } from '../config/index.js';
 import type { RecordEncoder } from '../decode/index.js';

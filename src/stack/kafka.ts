@@ -3,6 +3,8 @@
  * resolved once with Maven into the cache directory, storage formatted once, started with a small heap on
  * loopback. Readiness = a kafkajs metadata round trip (describeCluster) succeeds.
  */
+// Before kafkajs: its consumer takes the batch class when it loads (kafkajs-preload.ts).
+import '../ingest/kafkajs-preload.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';

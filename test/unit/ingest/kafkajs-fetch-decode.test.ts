@@ -14,6 +14,7 @@ import {
 } from '../../../src/ingest/kafkajs-fetch-decode.js';
 import { installCompressionCodecs } from '../../../src/ingest/kafkajs-codecs.js';
 import { installKafkajsFastPaths } from '../../../src/ingest/kafkajs-long.js';
+import { batch, int32, int64, messageSet, varint, type TestRecord } from './record-batch-writer.js';
 
 const require = createRequire(import.meta.url);
 interface KafkajsDecoder {
@@ -48,106 +49,6 @@ const { lookupCodecByAttributes } = require('kafkajs/src/protocol/message/compre
 installCompressionCodecs();
 const fast = createDecodeMessages(Decoder, kafkajs, batchDecoder, lookupCodecByAttributes);
 
-// ---- a minimal writer of the wire format (independent of both decoders) ----
-
-function zigzag(n: bigint): bigint {
-  return n >= 0n ? n * 2n : -n * 2n - 1n;
-}
-function varint(n: number | bigint): number[] {
-  let u = zigzag(BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(u & 0x7fn);
-    u >>= 7n;
-    if (u > 0n) b |= 0x80;
-    out.push(b);
-  } while (u > 0n);
-  return out;
-}
-function bytes(b: Buffer | null): number[] {
-  return b === null ? varint(-1) : [...varint(b.length), ...b];
-}
-function int64(n: bigint): number[] {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64BE(n);
-  return [...b];
-}
-function int32(n: number): number[] {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return [...b];
-}
-function int16(n: number): number[] {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
-  return [...b];
-}
-
-interface TestRecord {
-  readonly timestampDelta?: number | bigint;
-  readonly offsetDelta?: number;
-  readonly key?: Buffer | null;
-  readonly value?: Buffer | null;
-  readonly headers?: ReadonlyArray<readonly [Buffer | null, Buffer | null]>;
-  readonly attributes?: number;
-  /** The header count as written, instead of the number of `headers`. */
-  readonly headerCount?: number;
-}
-
-function record(r: TestRecord): number[] {
-  const headers = r.headers ?? [];
-  const body = [
-    (r.attributes ?? 0) & 0xff,
-    ...varint(r.timestampDelta ?? 0),
-    ...varint(r.offsetDelta ?? 0),
-    ...bytes(r.key === undefined ? Buffer.from('k') : r.key),
-    ...bytes(r.value === undefined ? Buffer.from('v') : r.value),
-    ...varint(r.headerCount ?? headers.length),
-    ...headers.flatMap(([k, v]) => [...bytes(k), ...bytes(v)]),
-  ];
-  return [...varint(body.length), ...body];
-}
-
-interface TestBatch {
-  readonly firstOffset?: bigint;
-  readonly firstTimestamp?: bigint;
-  readonly maxTimestamp?: bigint;
-  readonly attributes?: number;
-  readonly producerId?: bigint;
-  readonly records: readonly TestRecord[];
-  /** Raw record bytes instead of `records` (count still records.length unless given). */
-  readonly count?: number;
-  /** Compresses the records' bytes; the codec's id goes into the attributes. */
-  readonly compress?: { readonly codec: number; readonly bytes: (records: Buffer) => Buffer };
-}
-
-function batch(b: TestBatch): number[] {
-  const plain = b.records.flatMap(record);
-  const recs = b.compress === undefined ? plain : [...b.compress.bytes(Buffer.from(plain))];
-  const afterLength = [
-    ...int32(7), // partition leader epoch
-    2, // magic
-    ...int32(0), // crc: neither decoder checks it
-    ...int16((b.attributes ?? 0) | (b.compress?.codec ?? 0)),
-    ...int32(Math.max(0, b.records.length - 1)),
-    ...int64(b.firstTimestamp ?? 1_767_225_600_000n),
-    ...int64(b.maxTimestamp ?? 1_767_225_601_000n),
-    ...int64(b.producerId ?? -1n),
-    ...int16(0),
-    ...int32(-1),
-    ...int32(b.count ?? b.records.length),
-    ...recs,
-  ];
-  return [...int64(b.firstOffset ?? 0n), ...int32(afterLength.length), ...afterLength];
-}
-
-/** A fetch partition's record set as kafkajs reads it: int32 size, then the batches (maybe cut off). */
-function messageSet(batches: number[][], cutTail = 0): Buffer {
-  const body = batches.flat();
-  const kept = body.slice(0, body.length - cutTail);
-  // A trailing field after the set, so that the position each decoder leaves matters.
-  return Buffer.from([...int32(kept.length), ...kept, 0x00, 0xad]);
-}
 
 interface Outcome {
   readonly records?: KafkajsRecord[];
@@ -397,7 +298,7 @@ describe('kafkajs fetch decode: the same messages as kafkajs', () => {
 
 describe('installFetchDecode', () => {
   it('is in place after the project creates a client, and kafkajs Fetch v4+ responses then use it', () => {
-    expect(installKafkajsFastPaths()).toEqual({ long: true, fetchDecode: true });
+    expect(installKafkajsFastPaths()).toMatchObject({ long: true, fetchDecode: true });
     expect(installFetchDecode(require)).toBe(true);
     const response = require('kafkajs/src/protocol/requests/fetch/v11/response.js') as { decode: unknown };
     expect(typeof response.decode).toBe('function');
