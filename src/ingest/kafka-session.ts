@@ -57,6 +57,11 @@ export interface Session {
    */
   aliveAtMs: number;
   assigned: TopicPartition[];
+  /**
+   * Partitions the handler paused (`topic:partition`) and has not resumed: the resume after an
+   * assignment's restore leaves them paused (the handler may pause some while it restores).
+   */
+  readonly held: Set<string>;
   /** The batch handler in progress (settled when none). */
   handling: Promise<void>;
   /** Commits of taken batches, chained in the order the batches were taken. */
@@ -93,6 +98,7 @@ export function openSession(ctx: SessionContext, handlers: RecordSourceHandlers)
     consumer,
     aliveAtMs: Date.now(),
     assigned: [],
+    held: new Set(),
     handling: Promise.resolve(),
     commits: Promise.resolve(),
     end: undefined,
@@ -140,13 +146,14 @@ export function openSession(ctx: SessionContext, handlers: RecordSourceHandlers)
     }
     s.assigned = assigned;
     log.info({ assigned: assigned.length, memberId: e.payload.memberId }, 'partitions assigned');
-    // Hold fetching while the handler plans the restore and seeks; resume from the seeked offsets.
-    const byTopic = groupByTopic(assigned);
-    consumer.pause(byTopic);
+    // Hold fetching while the handler plans the restore and seeks; resume from the seeked offsets, except
+    // what the handler paused meanwhile (a new assignment starts with nothing held).
+    s.held.clear();
+    consumer.pause(groupByTopic(assigned));
     handlers.onAssigned(assigned).then(
       () => {
         if (s.end !== undefined) return;
-        consumer.resume(byTopic);
+        consumer.resume(groupByTopic(assigned.filter((tp) => !s.held.has(`${tp.topic}:${tp.partition}`))));
         ctx.markHealthy();
       },
       (err: unknown) => {

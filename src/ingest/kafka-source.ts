@@ -215,11 +215,15 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaRecordSourc
       current?.consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
     },
     pause(tps) {
-      current?.consumer.pause(groupByTopic(tps));
+      if (current === undefined) return;
+      for (const tp of tps) current.held.add(`${tp.topic}:${tp.partition}`);
+      current.consumer.pause(groupByTopic(tps));
     },
     resume(tps) {
+      if (current === undefined) return;
+      for (const tp of tps) current.held.delete(`${tp.topic}:${tp.partition}`);
       // stop() paused everything: nothing may start fetching again while it drains.
-      if (!stopRequested) current?.consumer.resume(groupByTopic(tps));
+      if (!stopRequested) current.consumer.resume(groupByTopic(tps));
     },
     offsetForTimestamp: (tp, timestampMs) => offsets.offsetForTimestamp(tp, timestampMs),
     endOffsets: (topic) => offsets.endOffsets(topic),

@@ -58,7 +58,11 @@ export interface RecordSource {
   readonly done: Promise<void>;
   /** Next fetch of this partition starts at `offset`. */
   seek(tp: TopicPartition, offset: string): void;
-  /** Stops fetching these partitions until {@link resume} (batches already fetched may still arrive). */
+  /**
+   * Stops fetching these partitions until {@link resume} (batches already fetched may still arrive); also
+   * across the end of an assignment's restore, when the source resumes the rest (a new assignment starts
+   * with nothing paused).
+   */
   pause(tps: readonly TopicPartition[]): void;
   /** Fetches these partitions again (ignored once {@link stop} was called). */
   resume(tps: readonly TopicPartition[]): void;

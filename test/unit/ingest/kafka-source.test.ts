@@ -395,6 +395,25 @@ describe('Kafka source commits (BatchOutcome)', () => {
     expect(t.outcome()).toBe('resolved');
   });
 
+  it('a partition the handler paused during its restore stays paused when the source resumes the rest', async () => {
+    const t = setup();
+    t.fake.onRun = (c) => {
+      c.join({ t: [0, 1, 2] });
+    };
+    t.handlers.onAssigned = () => {
+      // side-first: telemetry of partition 1 waits for its side topics from the first fetch on
+      t.source.pause([{ topic: 't', partition: 1 }]);
+      return Promise.resolve();
+    };
+    await t.source.start(t.handlers);
+    await settle(5);
+    const c = t.fake.consumers[0];
+    expect(c?.journal).toEqual(['pause t[0,1,2]', 'pause t[1]', 'resume t[0,2]']);
+    t.source.resume([{ topic: 't', partition: 1 }]);
+    expect(c?.journal.at(-1)).toBe('resume t[1]');
+    await t.source.stop();
+  });
+
   it('stop() waits for the handler in progress, then for its acked, and commits it', async () => {
     const t = setup();
     const handled = deferred<BatchOutcome>();
