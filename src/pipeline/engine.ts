@@ -177,10 +177,20 @@ export function createEngine(deps: EngineDeps): Engine {
     sideEnds.cancelAll();
     sideFirst.reset();
     const { alerts } = deps;
+    // Read once per topic: for the co-partitioning check and for where the side topics end (side-first).
+    const ends = new Map<string, Promise<ReadonlyMap<number, string>>>();
+    const endOffsets = (t: string): Promise<ReadonlyMap<number, string>> => {
+      let e = ends.get(t);
+      if (e === undefined) {
+        e = source.endOffsets(t);
+        ends.set(t, e);
+      }
+      return e;
+    };
     const [, plan] = await Promise.all([
       checkCoPartitioned(
         ENGINE_INPUTS.map((k) => topics[k]),
-        (t) => source.endOffsets(t),
+        endOffsets,
       ),
       withRetry(
         () =>
@@ -228,8 +238,14 @@ export function createEngine(deps: EngineDeps): Engine {
         source.offsetForTimestamp(tp, replayStartMs(kind, plan.replayFromMs(tp.partition))),
       ),
     );
+    const sideLogEnds = await Promise.all(
+      inputs.map(({ tp, kind }) => (kind === 'telemetry' ? undefined : endOffsets(tp.topic))),
+    );
     inputs.forEach(({ tp, kind }, i) => {
       const offset = offsets[i] as string;
+      const end = sideLogEnds[i]?.get(tp.partition);
+      if (kind !== 'telemetry' && end !== undefined)
+        sideFirst.sideStart(tp.partition, kind, BigInt(offset), BigInt(end));
       let task = tasks.get(tp.partition);
       if (task === undefined) {
         task = newTask(tp.partition, plan);

@@ -33,6 +33,12 @@ export interface SideFirst {
   /** A side batch was processed: `next` is the offset after it, `highWatermark` the log end it saw. */
   sideBatch(partition: number, kind: SideKind, next: bigint, highWatermark: bigint): void;
   /**
+   * Where a side partition starts after an assignment (`position`) and its log end: telemetry of the
+   * partition is held from the first fetch on while the side is behind (same rule as {@link sideBatch};
+   * otherwise the first fetch brings a megabyte of telemetry per partition only to leave it).
+   */
+  sideStart(partition: number, kind: SideKind, position: bigint, end: bigint): void;
+  /**
    * A telemetry batch of `partition` arrived. True: take it. False: the partition is paused now (its
    * sides are catching up); leave the batch, it is fetched again after the resume.
    */
@@ -67,31 +73,43 @@ export function createSideFirst(options: SideFirstOptions): SideFirst {
     }
   }
 
+  /** Records where a side partition is; its lag entry. */
+  function progress(partition: number, kind: SideKind, next: bigint, end: bigint): SideLag {
+    let lag = lags.get(partition);
+    if (lag === undefined) {
+      lag = { behind: { errors: false, maintenance: false, machines: false }, lastSideBatchMs: 0 };
+      lags.set(partition, lag);
+    }
+    lag.behind[kind] = next < end;
+    lag.lastSideBatchMs = now();
+    return lag;
+  }
+
+  /** Pauses the partition's telemetry (if it is not already). */
+  function hold(partition: number): void {
+    if (paused.has(partition)) return;
+    paused.add(partition);
+    options.pause([tp(partition)]);
+    // A side partition that stops making progress must not hold telemetry back for good.
+    timer ??= setInterval(
+      () => {
+        for (const p of [...paused]) if (!catchingUp(lags.get(p))) release(p);
+      },
+      Math.max(10, Math.floor(stallMs / 2)),
+    );
+    timer.unref();
+  }
+
   return {
     sideBatch(partition, kind, next, highWatermark) {
-      let lag = lags.get(partition);
-      if (lag === undefined) {
-        lag = { behind: { errors: false, maintenance: false, machines: false }, lastSideBatchMs: 0 };
-        lags.set(partition, lag);
-      }
-      lag.behind[kind] = next < highWatermark;
-      lag.lastSideBatchMs = now();
-      if (!catchingUp(lag)) release(partition);
+      if (!catchingUp(progress(partition, kind, next, highWatermark))) release(partition);
+    },
+    sideStart(partition, kind, position, end) {
+      if (catchingUp(progress(partition, kind, position, end))) hold(partition);
     },
     takeTelemetry(partition) {
       if (!catchingUp(lags.get(partition))) return true;
-      if (!paused.has(partition)) {
-        paused.add(partition);
-        options.pause([tp(partition)]);
-        // A side partition that stops making progress must not hold telemetry back for good.
-        timer ??= setInterval(
-          () => {
-            for (const p of [...paused]) if (!catchingUp(lags.get(p))) release(p);
-          },
-          Math.max(10, Math.floor(stallMs / 2)),
-        );
-        timer.unref();
-      }
+      hold(partition);
       return false;
     },
     reset() {

@@ -205,6 +205,15 @@ describe('engine restore', () => {
     const seek = r.seeks.find((s) => s.tp.topic === tel0.topic && s.tp.partition === 0);
     if (seek === undefined) throw new Error('no seek of telemetry 0');
     const committed = r.source.commits.get(`${tel0.topic}:0`);
+    // Its sides start behind their log ends: telemetry 0 is held from the first fetch on (side-first),
+    // and the side partitions are read first, as a real source would.
+    expect(r.source.paused()).toContain(`${tel0.topic}:0`);
+    for (const kind of ['machines', 'maintenance', 'errors'] as const) {
+      while (r.source.remaining(tp(kind, 0)) > 0) {
+        expect(await r.source.deliver(tp(kind, 0), 40).result).toBe(true);
+      }
+    }
+    expect(r.source.paused()).not.toContain(`${tel0.topic}:0`);
     // The old fetch position lies past the seek offset: those messages would skip the replay.
     const stale = r.source.deliver(tel0, 10, String(Number(seek.offset) + 5));
     expect(await stale.result).toBe(false);

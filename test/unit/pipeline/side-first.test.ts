@@ -65,4 +65,21 @@ describe('side-first', () => {
     expect(s.takeTelemetry(0)).toBe(true);
     expect(calls).toEqual(['pause tel[0]']);
   });
+
+  it('sideStart holds telemetry from the first fetch when a side starts behind its log end, not otherwise', async () => {
+    const { s, calls } = setup(40);
+    s.sideStart(0, 'errors', 0n, 0n); // an empty side: nothing to wait for
+    s.sideStart(1, 'errors', 120n, 120n);
+    s.sideStart(1, 'maintenance', 7n, 900n);
+    expect(calls).toEqual(['pause tel[1]']);
+    expect(s.takeTelemetry(0)).toBe(true);
+    expect(s.takeTelemetry(1)).toBe(false);
+    s.sideBatch(1, 'maintenance', 900n, 900n);
+    expect(calls).toEqual(['pause tel[1]', 'resume tel[1]']);
+    // Behind, but no side batch comes (a compacted tail): telemetry is released after stallMs.
+    s.sideStart(2, 'machines', 3n, 9n);
+    clock += 41;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(calls).toEqual(['pause tel[1]', 'resume tel[1]', 'pause tel[2]', 'resume tel[2]']);
+  });
 });
