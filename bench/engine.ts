@@ -53,11 +53,15 @@ const fleet = await publishFleet({ machines, days });
 const { config, records, startMs, endMs } = fleet;
 const ch = createClickHouse(config.clickhouse);
 const db = quoteIdent(config.clickhouse.database);
-const count = async (where = '1'): Promise<number> =>
+/** Predictions stored (`where` them); without FINAL (a duplicate counts twice) the count is nearly free. */
+const count = async (where = '1', final = true): Promise<number> =>
   Number(
     (
       await benchRead('counting predictions', () =>
-        ch.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${db}.predictions FINAL WHERE ${where}`),
+        ch.query<{ n: string }>(
+          `SELECT toString(count()) AS n FROM ${db}.predictions${final ? ' FINAL' : ''}` +
+            (where === '1' ? '' : ` WHERE ${where}`),
+        ),
       )
     )[0]?.n ?? 0,
   );
@@ -85,10 +89,12 @@ const running = await startEngine(config, silentLogger);
 const expected = expectedPredictions(config, { machines, startMs, endMs });
 let firstPredictionSeconds: number | undefined;
 for (;;) {
-  const n = await count();
+  // Every 50 ms (the figures' resolution) a plain count, which ClickHouse answers from its parts' row
+  // counts; FINAL (no duplicates) only once that reaches the target.
+  const n = await count('1', false);
   if (n > 0) firstPredictionSeconds ??= (performance.now() - t0) / 1000;
-  if (n >= expected) break;
-  await sleep(n > 0 ? 250 : 50);
+  if (n >= expected && (await count()) >= expected) break;
+  await sleep(50);
 }
 const backlogSeconds = (performance.now() - t0) / 1000;
 const backlogCost = cost.stop();
