@@ -208,9 +208,9 @@ async function main(): Promise<void> {
     let finalPredictions: number;
     // The first prediction is looked for every FIRST_PREDICTION_POLL_MS (the samples' second would be the
     // resolution of the figure otherwise), until it is seen or the run ends.
-    let sampling = true;
+    const sampling = { on: true };
     const firstPrediction = (async () => {
-      while (sampling && firstPredictionSeconds === undefined && engineError === undefined) {
+      while (sampling.on && firstPredictionSeconds === undefined && engineError === undefined) {
         if ((await count(false)) > 0) firstPredictionSeconds ??= (performance.now() - t0) / 1000;
         else await sleep(FIRST_PREDICTION_POLL_MS);
       }
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
         }
         if (seconds * 1000 >= timeoutMs) break;
       }
-      sampling = false;
+      sampling.on = false;
       await firstPrediction;
       finalPredictions = await count(true);
       loadAfter = loadAverage();

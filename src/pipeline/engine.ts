@@ -239,7 +239,9 @@ export function createEngine(deps: EngineDeps): Engine {
       ),
     );
     const sideLogEnds = await Promise.all(
-      inputs.map(({ tp, kind }) => (kind === 'telemetry' ? undefined : endOffsets(tp.topic))),
+      inputs.map(({ tp, kind }) =>
+        kind === 'telemetry' ? Promise.resolve(undefined) : endOffsets(tp.topic),
+      ),
     );
     inputs.forEach(({ tp, kind }, i) => {
       const offset = offsets[i] as string;
