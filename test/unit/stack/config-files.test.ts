@@ -59,6 +59,12 @@ describe('Kafka server.properties', () => {
     expect(props.get('auto.create.topics.enable')).toBe('false');
   });
 
+  it('keeps replayed history: no time-based retention, segments rolled by size only', () => {
+    // Both compare record timestamps, which are event times (months or years old in a backfill).
+    expect(props.get('log.retention.ms')).toBe('-1');
+    expect(Number(props.get('log.roll.ms'))).toBeGreaterThan(100 * 365 * 86_400_000);
+  });
+
   it('logs to a file through log4j', () => {
     const log4j = properties(log4jProperties('/logs/server.log'));
     expect(log4j.get('log4j.rootLogger')).toBe('INFO, file');
