@@ -22,6 +22,11 @@ export interface ProducedMessage {
 
 /** What the engine needs to publish to Kafka (house style rule 1: kafkajs stays in this folder). */
 export interface MessageProducer {
+  /**
+   * Connects ahead of the first `send` (which otherwise connects itself), so that the first messages do
+   * not wait for it; rejects like `send` when the broker cannot be reached.
+   */
+  connect(): Promise<void>;
   /** Resolves when every message is acknowledged by all in-sync replicas. */
   send(topic: string, messages: readonly ProducedMessage[]): Promise<void>;
   close(): Promise<void>;
@@ -75,6 +80,7 @@ export function createKafkaProducer(options: KafkaProducerOptions): MessageProdu
     return connected;
   };
   return {
+    connect,
     async send(topic, messages) {
       if (messages.length === 0) return;
       await connect();

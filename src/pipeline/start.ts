@@ -189,6 +189,8 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
               await admin.close();
             }
             encoder = await createAlertEncoder(registry, topic);
+            // Connected now rather than by the first alert, which the first predictions wait for.
+            await producer.connect();
           },
           {
             signal: setupAbort.signal,

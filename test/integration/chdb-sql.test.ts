@@ -408,6 +408,7 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
         database: DB,
         caps,
         producer: {
+          connect: () => Promise.resolve(),
           send: (topic, messages) => {
             produced.push(...messages.map(() => topic));
             return Promise.resolve();
