@@ -119,11 +119,23 @@ interface Memos {
   readonly int64: (s: string) => Buffer;
 }
 
-function numberWriter(c: RowBinaryColumn<unknown>, write: (out: Out, v: number) => void): Write {
+/** Byte size and Buffer method of each fixed-size number type. */
+const NUMBER_TYPES = {
+  UInt8: [1, 'writeUInt8'],
+  UInt32: [4, 'writeUInt32LE'],
+  Int32: [4, 'writeInt32LE'],
+  Float32: [4, 'writeFloatLE'],
+  Float64: [8, 'writeDoubleLE'],
+} as const satisfies Partial<Record<RowBinaryType, readonly [number, keyof Buffer]>>;
+
+function numberWriter(c: RowBinaryColumn<unknown>, type: keyof typeof NUMBER_TYPES): Write {
+  const [size, method] = NUMBER_TYPES[type];
   return (out, v) => {
     // Types are checked like the server would: a missing or renamed field must fail, not store 0 or NaN.
     if (typeof v !== 'number') throw typeError(c, v);
-    write(out, v);
+    out.ensure(size);
+    // Buffer's own method: range errors for a number its column cannot hold.
+    out.pos = out.buf[method](v, out.pos);
   };
 }
 
@@ -131,30 +143,11 @@ function numberWriter(c: RowBinaryColumn<unknown>, write: (out: Out, v: number) 
 function columnWriter(c: RowBinaryColumn<unknown>, memo: Memos): Write {
   switch (c.type) {
     case 'UInt8':
-      return numberWriter(c, (out, v) => {
-        out.ensure(1);
-        out.pos = out.buf.writeUInt8(v, out.pos);
-      });
     case 'UInt32':
-      return numberWriter(c, (out, v) => {
-        out.ensure(4);
-        out.pos = out.buf.writeUInt32LE(v, out.pos);
-      });
     case 'Int32':
-      return numberWriter(c, (out, v) => {
-        out.ensure(4);
-        out.pos = out.buf.writeInt32LE(v, out.pos);
-      });
     case 'Float32':
-      return numberWriter(c, (out, v) => {
-        out.ensure(4);
-        out.pos = out.buf.writeFloatLE(v, out.pos);
-      });
     case 'Float64':
-      return numberWriter(c, (out, v) => {
-        out.ensure(8);
-        out.pos = out.buf.writeDoubleLE(v, out.pos);
-      });
+      return numberWriter(c, c.type);
     case 'Int64':
       return (out, v) => {
         if (typeof v === 'string' && INT64_TEXT.test(v)) {
