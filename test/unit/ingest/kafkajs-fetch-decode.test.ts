@@ -49,7 +49,6 @@ const { lookupCodecByAttributes } = require('kafkajs/src/protocol/message/compre
 installCompressionCodecs();
 const fast = createDecodeMessages(Decoder, kafkajs, batchDecoder, lookupCodecByAttributes);
 
-
 interface Outcome {
   readonly records?: KafkajsRecord[];
   readonly offset?: number;
