@@ -98,19 +98,22 @@ export class FetchedRecord {
   }
 
   get offset(): string {
-    const c = this.head();
-    varLong(c);
-    return plus(this.batch.firstOffset, varInt(c));
+    return plus(this.batch.firstOffset, this.offsetDelta());
   }
 
   /** The offset as a number when it is a safe integer (every real one), else −1. */
   exactOffset(): number {
-    const c = this.head();
-    varLong(c);
     const base = this.batch.firstOffset;
     if (typeof base !== 'number') return -1;
-    const n = base + varInt(c);
+    const n = base + this.offsetDelta();
     return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+  }
+
+  /** The record's offset delta from its batch's first offset. */
+  private offsetDelta(): number {
+    const c = this.head();
+    varLong(c);
+    return varInt(c);
   }
 
   /** Epoch ms, as `Number(timestamp)`. */
