@@ -133,8 +133,9 @@ export const ENV_SCHEMA = z.object({
   PDM_SHADOW_MODEL_DIR: z.string().min(1).optional(),
   /**
    * Before a telemetry batch may close buckets, the side topics' end offsets are read at least this long
-   * after the batch arrived, so that side events produced together with it (same produce request or
-   * producer batch) are seen as pending rather than missed.
+   * after the batch was known to be in the log (its fetch, or an earlier fetch or end-offset read whose
+   * high watermark was past it: src/pipeline/log-arrival.ts), so that side events produced together with
+   * it (same produce request, producer batches, a retry) are seen as pending rather than missed.
    */
   PDM_SIDE_GRACE_MS: nonNegativeInt.default(250),
   PDM_SCORE_MAX_ROWS: positiveInt.default(512),

@@ -50,6 +50,7 @@ import {
   type RestorePlan,
 } from './restore.js';
 import type { RiskAlerts } from './risk-alerts.js';
+import { createLogArrival } from './log-arrival.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
 import { createSideFirst } from './side-first.js';
 import {
@@ -139,6 +140,7 @@ export function createEngine(deps: EngineDeps): Engine {
     maxInFlightRows: config.pipeline.maxInFlightRows,
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
+  const telemetryArrival = createLogArrival();
   const decodeDeps = {
     decoder,
     homes,
@@ -176,6 +178,7 @@ export function createEngine(deps: EngineDeps): Engine {
     generation++;
     sideEnds.cancelAll();
     sideFirst.reset();
+    telemetryArrival.reset();
     const { alerts } = deps;
     // Read once per topic: for the co-partitioning check and for where the side topics end (side-first).
     const ends = new Map<string, Promise<ReadonlyMap<number, string>>>();
@@ -187,6 +190,12 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       return e;
     };
+    // Every telemetry offset below these ends was in the log when the answer arrived (log-arrival.ts).
+    // A failed read fails the co-partitioning check below; here it only means no sighting.
+    const telemetryEnds = endOffsets(topics.telemetry).then(
+      (ends) => ({ ends, atMs: Date.now() }),
+      () => undefined,
+    );
     const [, plan] = await Promise.all([
       checkCoPartitioned(
         ENGINE_INPUTS.map((k) => topics[k]),
@@ -223,6 +232,9 @@ export function createEngine(deps: EngineDeps): Engine {
             },
           }),
     ]);
+    const seen = await telemetryEnds;
+    for (const [partition, end] of seen?.ends ?? [])
+      telemetryArrival.observe(partition, end, seen?.atMs ?? 0);
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
@@ -320,10 +332,10 @@ export function createEngine(deps: EngineDeps): Engine {
     upTo: ReadonlyMap<number, number>,
     at: SourceCoordinates,
     receivedAtMs: number,
-    fetchedAtMs: number,
+    inLogByMs: number,
   ): Promise<void> {
     return sideEnds
-      .request(fetchedAtMs + config.kafka.sideGraceMs)
+      .request(inLogByMs + config.kafka.sideGraceMs)
       .then((read) => onSideEnds(gen, task, upTo, read, at, receivedAtMs));
   }
 
@@ -348,8 +360,12 @@ export function createEngine(deps: EngineDeps): Engine {
     const first = BigInt(fetched.messages[0]?.offset ?? '0');
     if (awaitingSeek.has(key) && kind !== 'machines' && first > expected) return NOT_TAKEN;
     awaitingSeek.delete(key);
-    // Side topics first (side-first.ts): while this partition's sides catch up, telemetry waits.
-    if (kind === 'telemetry' && !sideFirst.takeTelemetry(fetched.partition)) return NOT_TAKEN;
+    if (kind === 'telemetry') {
+      // True of the log even for a batch left untaken: later batches below it were in the log by then.
+      telemetryArrival.observe(fetched.partition, fetched.highWatermark, fetched.fetchedAtMs);
+      // Side topics first (side-first.ts): while this partition's sides catch up, telemetry waits.
+      if (!sideFirst.takeTelemetry(fetched.partition)) return NOT_TAKEN;
+    }
     const batch =
       fetched.messages.length > 0 && first < expected
         ? { ...fetched, messages: fetched.messages.filter((m) => BigInt(m.offset) >= expected) }
@@ -376,7 +392,8 @@ export function createEngine(deps: EngineDeps): Engine {
     if (kind === 'telemetry') {
       const upTo = telemetryBounds(decoded, rejected, config.features.allowedLatenessMs);
       if (upTo.size > 0) {
-        checkpointed = requestCheckpoint(gen, task, upTo, at, receivedAt, fetched.fetchedAtMs);
+        const inLogBy = telemetryArrival.inLogBy(task.partition, BigInt(last.offset), fetched.fetchedAtMs);
+        checkpointed = requestCheckpoint(gen, task, upTo, at, receivedAt, inLogBy);
       }
     } else {
       const next = BigInt(last.offset) + 1n;
