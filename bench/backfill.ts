@@ -264,6 +264,7 @@ async function main(): Promise<void> {
       machine: machineInfo(),
       loadAverage: { before: loadBefore, after: loadAfter },
       fleet: { machines, days, records: published.records, publishSeconds: published.publishSeconds },
+      heapGrowingPercent: config.pipeline.heapGrowingPercent,
       completed: completedSeconds !== undefined,
       ...(engineError !== undefined ? { engineError } : {}),
       seconds: round1(seconds),

@@ -157,6 +157,7 @@ printJson({
   machine: machineInfo(),
   loadAverage: { before: loadBefore, after: loadAverage() },
   fleet: { machines, days, recordsConsumed: records, predictions: expected },
+  heapGrowingPercent: config.pipeline.heapGrowingPercent,
   backlog: {
     seconds: Number(backlogSeconds.toFixed(2)),
     eventsPerSecond,

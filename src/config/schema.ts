@@ -60,6 +60,14 @@ export const ENV_SCHEMA = z.object({
   PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES: positiveInt.default(64),
   /** Closed rows plus dead letters handed to scoring and writing and not yet acknowledged. */
   PDM_PIPELINE_MAX_IN_FLIGHT_ROWS: positiveInt.default(200_000),
+  /**
+   * How far V8 lets the heap grow past what the last full collection kept before it collects again, in
+   * percent (V8's `--heap-growing-percent`, set by the engine at start: src/shared/heap-growing.ts). Left
+   * to itself V8 lets it grow up to 4× while it collects fast, so a backfill's garbage, its fetch responses
+   * above all, kept about 150 MB of heap and 90 MB of buffers around for a live heap of about 50 MB. 0:
+   * V8's own choice.
+   */
+  PDM_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1_000).default(100),
   /** How often `run` reads committed and log end offsets of its partitions for pdm_consumer_lag_messages. */
   PDM_LAG_POLL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Consumer group of the engine. */

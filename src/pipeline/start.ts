@@ -20,6 +20,7 @@ import { errorMessage } from '../shared/errors.js';
 import { withRetry } from '../shared/retry.js';
 import type { Logger } from '../shared/logger.js';
 import { createEngineMetrics, pauseTracker, type EngineMetrics } from '../shared/metrics.js';
+import { limitHeapGrowing } from '../shared/heap-growing.js';
 import {
   createBatchWriter,
   createClickHouse,
@@ -59,6 +60,8 @@ export interface RunningEngine {
  * so far is closed before the error is rethrown.
  */
 export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
+  // Before anything is allocated: a backfill's peak memory is mostly garbage V8 lets pile up.
+  limitHeapGrowing(config.pipeline.heapGrowingPercent);
   const metrics = createEngineMetrics();
   // The ops server first: a port in use fails before anything else is opened, and /healthz answers
   // during a long start.
