@@ -17,6 +17,7 @@ import {
 import { machineTombstone, type PdmEvent } from '../../../src/shared/records.js';
 import { CONFIG, D, H, T0, maxRowDifference, silentKeys } from './helpers.js';
 import { naiveFeatures } from './naive.js';
+import { mulberry32 } from '../prng.js';
 
 interface Scenario {
   bucketMs: number;
@@ -139,18 +140,6 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   seed: fc.integer(),
 });
 
-/** mulberry32: a deterministic PRNG for arrival orders and batch sizes derived from the scenario's seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function eventTs(e: PdmEvent): number {
   return e.kind === 'machines' ? Number.NEGATIVE_INFINITY : e.record.ts;
 }
@@ -206,7 +195,7 @@ function batchRun(s: Scenario): Collected {
 
 /** One interleaved stream, random batch sizes, closeReady after every batch, side watermark +∞. */
 function streamInterleaved(s: Scenario): Collected {
-  const rnd = prng(s.seed);
+  const rnd = mulberry32(s.seed);
   const engine = engineFor(s, Number.POSITIVE_INFINITY);
   const out: Collected = { rows: [], silent: [], late: 0, duplicates: 0 };
   const order = jitteredOrder(s.events, s.allowedLatenessMs, rnd);
@@ -227,7 +216,7 @@ function streamInterleaved(s: Scenario): Collected {
  * order), consumed at random relative speeds; the side watermark says how far the side topic has been read.
  */
 function streamTwoTopics(s: Scenario): Collected {
-  const rnd = prng(s.seed ^ 0x5bd1e995);
+  const rnd = mulberry32(s.seed ^ 0x5bd1e995);
   const engine = engineFor(s, Number.NEGATIVE_INFINITY);
   const out: Collected = { rows: [], silent: [], late: 0, duplicates: 0 };
   const telemetry = jitteredOrder(

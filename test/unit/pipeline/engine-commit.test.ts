@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import { PdmError } from '../../../src/shared/errors.js';
 import type { PredictionRow } from '../../../src/sink/index.js';
-import { createTestEngine, H, hourly, payload, T0, type TestEngine } from './harness.js';
+import { allPartitions, createTestEngine, H, hourly, payload, T0, type TestEngine } from './harness.js';
 import { drain, track } from './settle.js';
 
 const TABLE_NAMES = ['predictions', 'feature_vectors', 'dead_letters'] as const;
@@ -20,14 +20,6 @@ afterEach(async () => {
     await t.engine.stop();
   }
 });
-
-function allPartitions(t: TestEngine): TopicPartition[] {
-  const { topics } = t.config.kafka;
-  const out: TopicPartition[] = [];
-  for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
-    for (let partition = 0; partition < 2; partition++) out.push({ topic, partition });
-  return out;
-}
 
 /** A started engine with every partition assigned (restore planned against an empty ClickHouse). */
 async function running(): Promise<TestEngine & { tel0: TopicPartition }> {

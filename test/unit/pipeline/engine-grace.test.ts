@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { PredictionRow } from '../../../src/sink/index.js';
-import { createTestEngine, H, hourly, T0, testConfig, type TestEngine } from './harness.js';
+import { allPartitions, createTestEngine, H, hourly, T0, testConfig, type TestEngine } from './harness.js';
 
 const GRACE_MS = 1_000;
 const engines: TestEngine[] = [];
@@ -17,26 +17,24 @@ afterEach(async () => {
   for (const t of engines.splice(0)) await t.engine.stop();
 });
 
-function allPartitions(t: TestEngine): TopicPartition[] {
-  const { topics } = t.config.kafka;
-  const out: TopicPartition[] = [];
-  for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
-    for (let partition = 0; partition < 2; partition++) out.push({ topic, partition });
-  return out;
-}
-
 const buckets = (t: TestEngine) => new Set(t.ch.stored<PredictionRow>('predictions').map((p) => p.bucket_ts));
+
+/** An engine with the grace, `hours` of machine 1 on telemetry partition 0 before it starts, assigned. */
+async function withBacklog(hours: number) {
+  const t = createTestEngine({ config: testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) }) });
+  engines.push(t);
+  const tel0: TopicPartition = { topic: t.config.kafka.topics.telemetry, partition: 0 };
+  for (const m of hourly(1, T0, hours)) t.source.append(tel0, m);
+  await t.engine.start();
+  const assignedAt = Date.now();
+  await t.source.assign(allPartitions(t));
+  return { t, tel0, assignedAt };
+}
 
 describe('engine: side checkpoint grace', () => {
   it('a backlog batch counts the grace from the first sighting of its log end, not from its fetch', async () => {
-    const t = createTestEngine({ config: testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) }) });
-    engines.push(t);
-    const tel0: TopicPartition = { topic: t.config.kafka.topics.telemetry, partition: 0 };
     // Four days of machine 1 in the log before the assignment reads the telemetry end offsets.
-    for (const m of hourly(1, T0, 96)) t.source.append(tel0, m);
-    await t.engine.start();
-    const assignedAt = Date.now();
-    await t.source.assign(allPartitions(t));
+    const { t, tel0, assignedAt } = await withBacklog(96);
 
     const first = t.source.deliver(tel0, 48);
     expect(await first.result).toBe(true);
@@ -55,12 +53,7 @@ describe('engine: side checkpoint grace', () => {
   });
 
   it('a batch appended after every sighting waits the grace after its own fetch', async () => {
-    const t = createTestEngine({ config: testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) }) });
-    engines.push(t);
-    const tel0: TopicPartition = { topic: t.config.kafka.topics.telemetry, partition: 0 };
-    for (const m of hourly(1, T0, 48)) t.source.append(tel0, m);
-    await t.engine.start();
-    await t.source.assign(allPartitions(t));
+    const { t, tel0 } = await withBacklog(48);
     expect(await t.source.deliver(tel0).result).toBe(true);
     const before = buckets(t).size;
     // Older sightings exist (the assignment's, the first fetch's) and are far past their grace.

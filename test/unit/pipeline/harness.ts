@@ -207,13 +207,18 @@ export function useRunningEngines(): () => Promise<TestEngine> {
     const t = createTestEngine();
     engines.push(t);
     await t.engine.start();
-    const { topics } = t.config.kafka;
-    const tps: TopicPartition[] = [];
-    for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
-      for (let partition = 0; partition < 2; partition++) tps.push({ topic, partition });
-    await t.source.assign(tps);
+    await t.source.assign(allPartitions(t));
     return t;
   };
+}
+
+/** Partitions 0 and 1 of the engine's four input topics (what the test engines are assigned). */
+export function allPartitions(t: Pick<TestEngine, 'config'>): TopicPartition[] {
+  const { topics } = t.config.kafka;
+  const out: TopicPartition[] = [];
+  for (const topic of [topics.telemetry, topics.errors, topics.maintenance, topics.machines])
+    for (let partition = 0; partition < 2; partition++) out.push({ topic, partition });
+  return out;
 }
 
 /** Telemetry of one machine as stored on the topic (key = machineId, Kafka timestamp = event time). */

@@ -5,17 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogArrival } from '../../../src/pipeline/log-arrival.js';
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 } from '../prng.js';
 
 describe('log arrival', () => {
   it('without a sighting past the batch, the batch is dated by its own fetch', () => {
@@ -69,7 +59,7 @@ describe('log arrival', () => {
 
   it('never dates a batch earlier than the truth, and exactly while few sightings wait', () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const rand = rng(seed);
+      const rand = mulberry32(seed);
       const a = createLogArrival();
       const all: { end: bigint; atMs: number }[] = [];
       let end = 0n;

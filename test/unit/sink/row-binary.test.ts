@@ -22,6 +22,7 @@ import {
 } from '../../../src/sink/index.js';
 import { insertColumns } from '../../../src/sink/row-binary.js';
 import { LEGACY_CAPS, MODERN_CAPS } from './fake-connection.js';
+import { mulberry32 } from '../prng.js';
 
 /** Hex of one value encoded as a one-column row. */
 function hex(type: RowBinaryType, v: unknown): string {
@@ -373,22 +374,11 @@ function expected(row: object, columns: readonly (readonly [string, string])[]):
   );
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so that a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TEXTS = ['', 'none', 'comp1', 'pdm.telemetry', 'ünïcödé €😀', 'x'.repeat(200), '漢'.repeat(6000)];
 const FLOATS = [0, -0, 1, 1e-45, Number.MIN_VALUE, Number.MAX_VALUE, 3.4e38, 1e39, Number.NaN, -Infinity];
 
 function generator(seed: number, caps: ServerCapabilities) {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const float = () => (rnd() < 0.2 ? pick(FLOATS) : (rnd() - 0.5) * 10 ** int(-10, 10));
