@@ -233,8 +233,8 @@ export function createEngine(deps: EngineDeps): Engine {
           }),
     ]);
     const seen = await telemetryEnds;
-    for (const [partition, end] of seen?.ends ?? [])
-      telemetryArrival.observe(partition, end, seen?.atMs ?? 0);
+    if (seen !== undefined)
+      for (const [partition, end] of seen.ends) telemetryArrival.observe(partition, end, seen.atMs);
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
@@ -386,17 +386,18 @@ export function createEngine(deps: EngineDeps): Engine {
     const deadLetters: DeadLetter[] = [];
     const decoded = decodeBatch(decodeDeps, kind, batch, deadLetters);
     const rejected = applyEvents(task.features, metrics, batch, decoded, deadLetters);
-    nextOffset.set(key, BigInt(last.offset) + 1n);
+    const lastOffset = BigInt(last.offset);
+    nextOffset.set(key, lastOffset + 1n);
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
     let checkpointed: Promise<void> | undefined;
     if (kind === 'telemetry') {
       const upTo = telemetryBounds(decoded, rejected, config.features.allowedLatenessMs);
       if (upTo.size > 0) {
-        const inLogBy = telemetryArrival.inLogBy(task.partition, BigInt(last.offset), fetched.fetchedAtMs);
+        const inLogBy = telemetryArrival.inLogBy(task.partition, lastOffset, fetched.fetchedAtMs);
         checkpointed = requestCheckpoint(gen, task, upTo, at, receivedAt, inLogBy);
       }
     } else {
-      const next = BigInt(last.offset) + 1n;
+      const next = lastOffset + 1n;
       completeSides(task, advancePosition(task.side, kind, next));
       sideFirst.sideBatch(task.partition, kind, next, BigInt(batch.highWatermark));
     }

@@ -2,8 +2,9 @@
  * Reads of the side topics' log end offsets for side checkpoints (side-progress.ts), off the batch path.
  *
  * A telemetry batch known to be in the log at F (its fetch, or an earlier high watermark past it:
- * log-arrival.ts) may claim side completeness only against end offsets read at or after F + grace. Waiting for that inside the batch handler stalled every fetch round by the grace period; here
- * a batch asks for a read and goes on, and the answer arrives later. One read (every side topic, all
+ * log-arrival.ts) may claim side completeness only against end offsets read at or after F + grace.
+ * Waiting for that inside the batch handler stalled every fetch round by the grace period; here a batch
+ * asks for a read and goes on, and the answer arrives later. One read (every side topic, all
  * partitions) answers every request whose `notBefore` it satisfies, so a fetch round costs one read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
