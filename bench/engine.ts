@@ -32,7 +32,7 @@ import {
   publishFleet,
 } from './fleet.js';
 import { localStackPids } from './machine-cpu.js';
-import { startProfile } from './profile.js';
+import { startHeapProfile, startProfile } from './profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '15' },
     /** Writes a V8 CPU profile of the backlog phase (engine start → caught up) to this file. */
     profile: { type: 'string' },
+    /** Writes a sampled allocation profile of the same phase (collected objects included) to this file. */
+    'heap-profile': { type: 'string' },
     /** Skip the consume ceiling (bench/consume.ts) measured on the same topics. */
     'no-ceiling': { type: 'boolean', default: false },
   },
@@ -83,6 +85,7 @@ const rssTimer = setInterval(() => {
 // Looked up before the phase: the status probe is not part of what is measured or profiled.
 const stackPids = await localStackPids(config);
 const profiler = args.profile === undefined ? undefined : await startProfile();
+const heapProfiler = args['heap-profile'] === undefined ? undefined : await startHeapProfile();
 const cost = measurePhase(stackPids);
 const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
@@ -99,6 +102,9 @@ for (;;) {
 const backlogSeconds = (performance.now() - t0) / 1000;
 const backlogCost = cost.stop();
 if (profiler !== undefined && args.profile !== undefined) await profiler.stop(args.profile);
+if (heapProfiler !== undefined && args['heap-profile'] !== undefined) {
+  await heapProfiler.stop(args['heap-profile']);
+}
 clearInterval(rssTimer);
 global.gc?.();
 const heapAfter = process.memoryUsage().heapUsed;
