@@ -164,13 +164,21 @@ export function loadAverage(): number[] {
   return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
-export function machineInfo(): { cpus: number; node: string; cpuModel: string; nodeFlags: string[] } {
+export function machineInfo(): {
+  cpus: number;
+  node: string;
+  cpuModel: string;
+  nodeFlags: string[];
+  mallocArenaMax: string | null;
+} {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,
     node: process.version,
     cpuModel: cpus[0]?.model ?? 'unknown',
     nodeFlags: nodeFlags([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]),
+    // glibc's arena limit moves the RSS figures by about 30 MB (README, "Memory of a backfill").
+    mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
   };
 }
 

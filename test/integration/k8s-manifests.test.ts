@@ -167,6 +167,19 @@ describe('deploy/k8s manifests (issue 11)', () => {
     expect(engine.resources.limits['memory']).toBeDefined();
   });
 
+  it('process memory: V8 old space below the container limit, glibc arenas capped at 2', () => {
+    const engine = first(template('Deployment').spec.containers);
+    const env = new Map((engine.env ?? []).map((e) => [e.name, e.value]));
+    const oldSpaceMb = Number(/--max-old-space-size=(\d+)/.exec(env.get('NODE_OPTIONS') ?? '')?.[1]);
+    const limit = /^(\d+)(Mi|Gi)$/.exec(engine.resources.limits['memory'] ?? '');
+    expect(limit).not.toBeNull();
+    const limitMb = Number(limit?.[1]) * (limit?.[2] === 'Gi' ? 1024 : 1);
+    // The worker, onnxruntime, buffers and the code live outside the old space: leave them room.
+    expect(oldSpaceMb).toBeLessThanOrEqual(limitMb - 256);
+    // Only the process environment works (glibc reads it before any JavaScript runs).
+    expect(env.get('MALLOC_ARENA_MAX')).toBe('2');
+  });
+
   it('secrets only through secretKeyRef: no Secret shipped, no secret value in env or ConfigMap', () => {
     expect(docs.some((d) => d.kind === 'Secret')).toBe(false);
     const secretish = /PASSWORD|SECRET|TOKEN|_KEY$/;
