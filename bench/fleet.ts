@@ -85,14 +85,16 @@ export async function cleanupBench(config: Config, opts: { keepTopics?: boolean 
     await ch.close();
   }
   if (opts.keepTopics === true) return;
+  // The engine's alerts topic too: it is the run's own (prefix), and was left behind before.
+  const topics = [...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic];
   const admin = createKafkaClient(config.kafka, '-bench').admin();
   await admin.connect();
   try {
-    await admin.deleteTopics({ topics: RECORD_KINDS.map((k) => config.kafka.topics[k]) });
+    const existing = new Set(await admin.listTopics());
+    await admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)) });
   } finally {
     await admin.disconnect();
   }
-  const topics = [...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic];
   for (const subject of topics.map(valueSubject)) await deleteSubject(config, subject);
 }
 
