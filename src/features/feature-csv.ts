@@ -118,8 +118,16 @@ export async function createFeatureCsvWriter(
       if (done) return;
       done = true;
       if (!out.closed) {
+        // Destroying with a write in flight (a build that fails at once) emits ERR_STREAM_DESTROYED, which
+        // the error listener above takes; only 'close' is awaited, so the file is still removed and the
+        // caller's own error is not replaced by this one.
+        const closed = new Promise<void>((resolve) => {
+          out.once('close', () => {
+            resolve();
+          });
+        });
         out.destroy();
-        await once(out, 'close');
+        await closed;
       }
       await rm(tmp, { force: true });
     },
