@@ -85,5 +85,31 @@ export function registerRunCommand(program: Command): void {
         );
       });
       process.exitCode = exitCode;
+      exitWhenLingering(exitCode, log);
     });
+}
+
+/** How long a stopped `run` may take to exit by itself before it is made to. */
+export const EXIT_LINGER_MS = 2_000;
+
+/**
+ * Once the engine has stopped (everything written and committed) the process should end by itself. A
+ * Kafka client still retrying a connection can keep it alive for tens of seconds (kafkajs' admin retries
+ * for about 30 s when the broker dies in the middle of the alerts setup), and a supervisor waiting for
+ * the exit code would wait as long. The timer is unref'd: it never keeps the process alive, and fires only
+ * if something else does. `run` is never started in-process (tests spawn it), so exiting here is safe.
+ */
+export function exitWhenLingering(
+  exitCode: number,
+  log: { warn(obj: object, msg: string): void; flush(): void },
+  lingerMs = EXIT_LINGER_MS,
+  exit: (code: number) => void = (code) => process.exit(code),
+): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    log.warn({ exitCode, lingerMs }, 'stopped, but open connections kept the process alive; exiting');
+    log.flush();
+    exit(exitCode);
+  }, lingerMs);
+  timer.unref();
+  return timer;
 }
