@@ -14,6 +14,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 300_000,
           hookTimeout: 180_000,
+          // Deletes the topics and subjects the run created on the shared stack (test/support/stack-cleanup.ts).
+          globalSetup: ['test/support/integration-global-setup.ts'],
         },
       },
     ],

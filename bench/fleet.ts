@@ -7,9 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { registerSchemasAndTopics } from '../src/cli/schemas.js';
-import { valueSubject } from '../src/decode/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
-import { createKafkaClient } from '../src/ingest/index.js';
 import { isKafkaOutage } from '../src/ingest/kafka-errors.js';
 import { errorMessage, isRetryable } from '../src/shared/errors.js';
 import { withRetry } from '../src/shared/retry.js';
@@ -17,6 +15,7 @@ import { createProgress } from '../src/shared/progress.js';
 import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
 import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { deleteTopicsAndSubjects } from '../test/support/stack-cleanup.js';
 import { measureMachine, type MachineCpu } from './machine-cpu.js';
 
 /** The topics the engine reads. Failures are training labels only: no bench counts them as consumed. */
@@ -86,37 +85,10 @@ export async function cleanupBench(config: Config, opts: { keepTopics?: boolean 
   }
   if (opts.keepTopics === true) return;
   // The engine's alerts topic too: it is the run's own (prefix), and was left behind before.
-  const topics = [...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic];
-  const admin = createKafkaClient(config.kafka, '-bench').admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    await admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)) });
-  } finally {
-    await admin.disconnect();
-  }
-  for (const subject of topics.map(valueSubject)) await deleteSubject(config, subject);
-}
-
-/**
- * Deletes a subject and its versions for good (Confluent API: soft delete, then `permanent=true`). A
- * subject that is not there is fine; a registry that refuses is reported, not fatal to a bench's cleanup.
- */
-async function deleteSubject(config: Config, subject: string): Promise<void> {
-  const { url, auth } = config.registry;
-  const headers: Record<string, string> =
-    auth === undefined
-      ? {}
-      : { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
-  for (const query of ['', '?permanent=true']) {
-    const path = `${url}/subjects/${encodeURIComponent(subject)}${query}`;
-    const res = await fetch(path, { method: 'DELETE', headers, signal: AbortSignal.timeout(10_000) });
-    await res.arrayBuffer();
-    if (!res.ok && res.status !== 404) {
-      console.error(`bench cleanup: deleting subject ${subject}${query}: HTTP ${res.status}`);
-      return;
-    }
-  }
+  await deleteTopicsAndSubjects(config, [
+    ...RECORD_KINDS.map((k) => config.kafka.topics[k]),
+    config.alerts.topic,
+  ]);
 }
 
 /** Registers the schemas, creates the topics and publishes a simulated fleet to them (acks=-1). */

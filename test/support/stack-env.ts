@@ -5,12 +5,20 @@
  * records.
  */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config/index.js';
+import { TOKENS_FILE_ENV } from './stack-cleanup.js';
 
-/** A short random token usable in topic, group, table and database names. */
+/**
+ * A short random token usable in topic, group, table and database names. Under the integration project's
+ * global setup it is also noted, so that the run's topics are deleted at its end (stack-cleanup.ts).
+ */
 export function uniqueToken(): string {
-  return randomBytes(4).toString('hex');
+  const token = randomBytes(4).toString('hex');
+  const file = process.env[TOKENS_FILE_ENV];
+  if (file !== undefined) appendFileSync(file, `${token}\n`);
+  return token;
 }
 
 /**
