@@ -85,10 +85,8 @@ export async function cleanupBench(config: Config, opts: { keepTopics?: boolean 
   }
   if (opts.keepTopics === true) return;
   // The engine's alerts topic too: it is the run's own (prefix), and was left behind before.
-  await deleteTopicsAndSubjects(config, [
-    ...RECORD_KINDS.map((k) => config.kafka.topics[k]),
-    config.alerts.topic,
-  ]);
+  const topics = new Set([...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic]);
+  await deleteTopicsAndSubjects(config, (t) => topics.has(t));
 }
 
 /** Registers the schemas, creates the topics and publishes a simulated fleet to them (acks=-1). */

@@ -90,7 +90,7 @@ export function registerRunCommand(program: Command): void {
 }
 
 /** How long a stopped `run` may take to exit by itself before it is made to. */
-export const EXIT_LINGER_MS = 2_000;
+const EXIT_LINGER_MS = 2_000;
 
 /**
  * Once the engine has stopped (everything written and committed) the process should end by itself. A

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
-import { TOKENS_FILE_ENV, deleteTopicsAndSubjects, isTestTopicOf, listTopics } from './stack-cleanup.js';
+import { deleteTopicsAndSubjects, isTestTopicOf } from './stack-cleanup.js';
+import { TOKENS_FILE_ENV } from './stack-env.js';
 
 export default function setup(): () => Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pdm-test-tokens-'));
@@ -23,14 +24,10 @@ export default function setup(): () => Promise<void> {
         .filter((t) => t !== ''),
     );
     rmSync(dir, { recursive: true, force: true });
-    const config = loadConfig(process.env);
-    const topics = await listTopics(config);
-    if (topics === undefined) return;
-    const created = [...topics].filter((t) => isTestTopicOf(t, tokens));
     const t0 = performance.now();
-    await deleteTopicsAndSubjects(config, created);
+    const deleted = await deleteTopicsAndSubjects(loadConfig(process.env), (t) => isTestTopicOf(t, tokens));
     console.error(
-      `stack cleanup: deleted ${created.length} topics of ${tokens.size} test tokens and their subjects in ` +
+      `stack cleanup: deleted ${deleted} topics of ${tokens.size} test tokens and their subjects in ` +
         `${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   };

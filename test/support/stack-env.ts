@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { TOKENS_FILE_ENV } from './stack-cleanup.js';
+
+/** Where uniqueToken() notes its tokens during an integration run (set by its global setup). */
+export const TOKENS_FILE_ENV = 'PDM_TEST_TOKENS_FILE';
 
 /**
  * A short random token usable in topic, group, table and database names. Under the integration project's

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TOKENS_FILE_ENV, isTestTopicOf } from '../../support/stack-cleanup.js';
-import { uniqueToken } from '../../support/stack-env.js';
+import { isTestTopicOf } from '../../support/stack-cleanup.js';
+import { TOKENS_FILE_ENV, uniqueToken } from '../../support/stack-env.js';
 
 describe('test stack cleanup (what an integration run deletes at its end)', () => {
   afterEach(() => {
