@@ -24,6 +24,8 @@ export default function setup(): () => Promise<void> {
         .filter((t) => t !== ''),
     );
     rmSync(dir, { recursive: true, force: true });
+    // A run that made no topics (the training smoke after the stack is down) needs no broker.
+    if (tokens.size === 0) return;
     const t0 = performance.now();
     const deleted = await deleteTopicsAndSubjects(loadConfig(process.env), (t) => isTestTopicOf(t, tokens));
     console.error(
