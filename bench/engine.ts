@@ -25,6 +25,7 @@ import { measureCeiling } from './consume.js';
 import {
   benchRead,
   expectedPredictions,
+  histogramTotals,
   loadAverage,
   machineInfo,
   measurePhase,
@@ -122,6 +123,18 @@ await producer.connect();
 const latenciesMs: number[] = [];
 const fromAckMs: number[] = [];
 const sendMs: number[] = [];
+// The engine's own histograms, read before and after the rounds: where a live round's time goes inside it.
+const stages = {
+  eventToWrite: ['pdm_event_to_write_seconds'],
+  inference: ['pdm_inference_seconds'],
+  insertPredictions: ['pdm_clickhouse_write_seconds', 'predictions'],
+  insertFeatureVectors: ['pdm_clickhouse_write_seconds', 'feature_vectors'],
+} as const;
+const stageTotals = () =>
+  Promise.all(
+    Object.values(stages).map(([name, table]) => histogramTotals(running.metrics.registry, name, table)),
+  );
+const stagesBefore = await stageTotals();
 let ts = endMs;
 for (let r = 0; r < rounds; r++) {
   // Rounds start on a bucket instant: its 12 new readings move the watermark past exactly this bucket.
@@ -149,6 +162,18 @@ for (let r = 0; r < rounds; r++) {
   fromAckMs.push(performance.now() - acked);
 }
 await producer.disconnect();
+const stagesAfter = await stageTotals();
+/** Mean milliseconds per observation during the live rounds, and how many there were. */
+const liveStages: Record<string, { meanMs: number | null; count: number }> = {};
+Object.keys(stages).forEach((name, i) => {
+  const after = stagesAfter[i] ?? { sum: 0, count: 0 };
+  const before = stagesBefore[i] ?? { sum: 0, count: 0 };
+  const count = after.count - before.count;
+  liveStages[name] = {
+    meanMs: count > 0 ? Math.round(((after.sum - before.sum) / count) * 1000) : null,
+    count,
+  };
+});
 // Idle shutdown: the engine is caught up and waiting for records.
 await sleep(1_000);
 const stopStarted = performance.now();
@@ -193,6 +218,9 @@ printJson({
       p99: Math.round(quantile(fromAckMs, 0.99)),
     },
     sideGraceMs: config.kafka.sideGraceMs,
+    // Inside the engine: record received → prediction acknowledged (includes the grace), scoring per group
+    // (ONNX runs and the worker round trip), inserts per table.
+    engineStages: liveStages,
   },
   memory: {
     heapDeltaBytesPer1000Machines: Math.round(((heapAfter - heapBefore) / machines) * 1000),

@@ -12,6 +12,7 @@ import { isKafkaOutage } from '../src/ingest/kafka-errors.js';
 import { errorMessage, isRetryable } from '../src/shared/errors.js';
 import { withRetry } from '../src/shared/retry.js';
 import { createProgress } from '../src/shared/progress.js';
+import type { EngineMetrics } from '../src/shared/metrics.js';
 import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
 import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
@@ -239,4 +240,24 @@ export function measurePhase(stackPids: Record<string, number> = {}): PhaseCost 
       };
     },
   };
+}
+
+/** `_sum` and `_count` of a histogram of the engine's registry: all label sets, or those of one `table`. */
+export async function histogramTotals(
+  registry: EngineMetrics['registry'],
+  name: string,
+  table?: string,
+): Promise<{ sum: number; count: number }> {
+  const m = registry.getSingleMetric(name);
+  if (m === undefined) return { sum: 0, count: 0 };
+  const { values } = await m.get();
+  let sum = 0;
+  let count = 0;
+  // Histogram samples carry their series name (`_bucket`, `_sum`, `_count`); prom-client's type omits it.
+  for (const v of values as ((typeof values)[number] & { metricName?: string })[]) {
+    if (table !== undefined && v.labels['table'] !== table) continue;
+    if (v.metricName === `${name}_sum`) sum += v.value;
+    else if (v.metricName === `${name}_count`) count += v.value;
+  }
+  return { sum, count };
 }

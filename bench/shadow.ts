@@ -32,6 +32,7 @@ import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import {
   benchRead,
   expectedPredictions,
+  histogramTotals,
   loadAverage,
   machineInfo,
   printJson,
@@ -85,15 +86,9 @@ interface Run {
   readonly loadAverage: number[];
 }
 
-/** Sum of a histogram's `_sum` sample (all label sets). */
+/** Sum of a histogram's `_sum` samples (all label sets, or one `table`). */
 async function histogramSum(running: Awaited<ReturnType<typeof startEngine>>, name: string, table?: string) {
-  const m = running.metrics.registry.getSingleMetric(name);
-  if (m === undefined) return 0;
-  const { values } = await m.get();
-  // Histogram samples carry their series name (`_bucket`, `_sum`, `_count`); prom-client's type omits it.
-  return (values as ((typeof values)[number] & { metricName?: string })[])
-    .filter((v) => v.metricName === `${name}_sum` && (table === undefined || v.labels['table'] === table))
-    .reduce((s, v) => s + v.value, 0);
+  return (await histogramTotals(running.metrics.registry, name, table)).sum;
 }
 
 async function backlog(variant: Variant, i: number): Promise<Run> {
