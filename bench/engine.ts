@@ -126,15 +126,18 @@ const sendMs: number[] = [];
 // The engine's own histograms, read before and after the rounds: where a live round's time goes inside it.
 const stages = {
   eventToWrite: ['pdm_event_to_write_seconds'],
-  inference: ['pdm_inference_seconds'],
+  scoring: ['pdm_inference_seconds'],
   insertPredictions: ['pdm_clickhouse_write_seconds', 'predictions'],
   insertFeatureVectors: ['pdm_clickhouse_write_seconds', 'feature_vectors'],
 } as const;
 const stageTotals = () =>
   Promise.all(
-    Object.values(stages).map(([name, table]) => histogramTotals(running.metrics.registry, name, table)),
+    Object.entries(stages).map(
+      async ([stage, [name, table]]) =>
+        [stage, await histogramTotals(running.metrics.registry, name, table)] as const,
+    ),
   );
-const stagesBefore = await stageTotals();
+const stagesBefore = new Map(await stageTotals());
 let ts = endMs;
 for (let r = 0; r < rounds; r++) {
   // Rounds start on a bucket instant: its 12 new readings move the watermark past exactly this bucket.
@@ -162,18 +165,15 @@ for (let r = 0; r < rounds; r++) {
   fromAckMs.push(performance.now() - acked);
 }
 await producer.disconnect();
-const stagesAfter = await stageTotals();
 /** Mean milliseconds per observation during the live rounds, and how many there were. */
-const liveStages: Record<string, { meanMs: number | null; count: number }> = {};
-Object.keys(stages).forEach((name, i) => {
-  const after = stagesAfter[i] ?? { sum: 0, count: 0 };
-  const before = stagesBefore[i] ?? { sum: 0, count: 0 };
-  const count = after.count - before.count;
-  liveStages[name] = {
-    meanMs: count > 0 ? Math.round(((after.sum - before.sum) / count) * 1000) : null,
-    count,
-  };
-});
+const liveStages = Object.fromEntries(
+  (await stageTotals()).map(([stage, after]) => {
+    const before = stagesBefore.get(stage) ?? { sum: 0, count: 0 };
+    const count = after.count - before.count;
+    const meanMs = count > 0 ? Math.round(((after.sum - before.sum) / count) * 1000) : null;
+    return [stage, { meanMs, count }] as const;
+  }),
+);
 // Idle shutdown: the engine is caught up and waiting for records.
 await sleep(1_000);
 const stopStarted = performance.now();

@@ -77,13 +77,13 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     inferenceSeconds: new Histogram({
       name: 'pdm_inference_seconds',
-      help: 'ONNX run latency',
+      help: "Wall time of the live model's score call per group (its ONNX runs of up to PDM_SCORE_MAX_ROWS rows and the worker round trips)",
       buckets: seconds,
       registers: r,
     }),
     inferenceBatchRows: new Histogram({
       name: 'pdm_inference_batch_rows',
-      help: 'Rows per ONNX run',
+      help: 'Rows per scored group (split into ONNX runs of up to PDM_SCORE_MAX_ROWS)',
       buckets: [1, 8, 64, 256, 512, 1_024, 4_096],
       registers: r,
     }),
