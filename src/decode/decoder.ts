@@ -41,6 +41,13 @@ export interface RecordDecoder {
   prepare(values: Iterable<Buffer | null>): Promise<void>;
   /** {@link prepare} given the values' frame schema ids rather than the values. */
   prepareIds(ids: Iterable<number>): Promise<void>;
+  /**
+   * Fetches the writer schema of `subject`'s latest version and builds its reader for `kind`, ahead of the
+   * first batch (at start, while the engine waits for its scorer). Only a head start: a batch prepares
+   * whatever this did not, and one that needs an id still being fetched here waits for that fetch instead of
+   * asking again. Rejects when the registry cannot say; the caller only logs it.
+   */
+  warm(kind: RecordKind, subject: string): Promise<void>;
   /** Synchronous; call after {@link prepare} for the same values. */
   decode<K extends RecordKind>(kind: K, value: Buffer | null, key: Buffer | null): DecodeResult<K>;
   /**
@@ -149,6 +156,28 @@ export function createRecordDecoder(
     return entry;
   }
 
+  /** Registry fetches in progress by id: a batch that needs one waits for it rather than asking again. */
+  const fetching = new Map<number, Promise<void>>();
+  function fetchWriter(id: number, atMs: number): Promise<void> {
+    let f = fetching.get(id);
+    if (f === undefined) {
+      f = registry
+        .schemaById(id)
+        .then(
+          (schema) => {
+            writers.set(id, { schema });
+          },
+          (err: unknown) => {
+            if (err instanceof BadRecordError) writers.set(id, { unknown: err.message, atMs });
+            else throw err;
+          },
+        )
+        .finally(() => fetching.delete(id));
+      fetching.set(id, f);
+    }
+    return f;
+  }
+
   const decoder: RecordDecoder = {
     prepare(values) {
       const ids = new Set<number>();
@@ -165,14 +194,16 @@ export function createRecordDecoder(
         if (w === undefined || ('unknown' in w && t - w.atMs >= retryUnknownMs)) missing.add(id);
       }
       // Sequential on purpose: ids are few (one per schema version), and a failing registry should fail once.
-      for (const id of missing) {
-        try {
-          writers.set(id, { schema: await registry.schemaById(id) });
-        } catch (err) {
-          if (err instanceof BadRecordError) writers.set(id, { unknown: err.message, atMs: t });
-          else throw err;
-        }
-      }
+      for (const id of missing) await fetchWriter(id, t);
+    },
+    async warm(kind, subject) {
+      const id = await registry.latestId(subject);
+      if (id === undefined) return;
+      await decoder.prepareIds([id]);
+      const writer = writers.get(id);
+      if (writer === undefined || !('schema' in writer)) return;
+      codecFor(kind, id, writer.schema);
+      if (kind === 'telemetry') columnReaderFor(id, writer.schema);
     },
     decode(kind, value, key) {
       if (value === null) return decodeNullValue(kind, key);

@@ -90,6 +90,19 @@ export interface EngineDeps {
   readonly alerts?: RiskAlerts;
   /** Shadow scoring (shadow.ts), passed to the flow. Absent: none. */
   readonly shadow?: Shadow;
+  /**
+   * The telemetry topic's end offsets read before the engine was built (start.ts reads them while the
+   * scorer starts), and when: an earlier sighting of the log (log-arrival.ts) than the restore's own, so a
+   * backlog's side checkpoints count their grace period from then, and the side end offsets the restore
+   * reads already answer them. Undefined or absent: no such sighting.
+   */
+  readonly earlyTelemetryEnds?: Promise<TelemetrySighting | undefined>;
+}
+
+/** Every offset of each telemetry partition below its end was in the log by `atMs`. */
+export interface TelemetrySighting {
+  readonly ends: ReadonlyMap<number, string>;
+  readonly atMs: number;
 }
 
 export interface Engine {
@@ -141,6 +154,14 @@ export function createEngine(deps: EngineDeps): Engine {
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
   const telemetryArrival = createLogArrival();
+  /** The early sighting, once read (never awaited: a restore that comes first does without it). */
+  let earlySighting: TelemetrySighting | undefined;
+  deps.earlyTelemetryEnds?.then(
+    (s) => {
+      earlySighting = s;
+    },
+    () => undefined,
+  );
   const decodeDeps = {
     decoder,
     homes,
@@ -180,7 +201,10 @@ export function createEngine(deps: EngineDeps): Engine {
     sideFirst.reset();
     telemetryArrival.reset();
     const { alerts } = deps;
-    // Read once per topic: for the co-partitioning check and for where the side topics end (side-first).
+    // Before the end offsets below are asked for: they are all read at or after it.
+    const readsFromMs = Date.now();
+    // Read once per topic: for the co-partitioning check, for where the side topics end (side-first), and
+    // as the first side end offsets read (side-ends.ts).
     const ends = new Map<string, Promise<ReadonlyMap<number, string>>>();
     const endOffsets = (t: string): Promise<ReadonlyMap<number, string>> => {
       let e = ends.get(t);
@@ -232,9 +256,11 @@ export function createEngine(deps: EngineDeps): Engine {
             },
           }),
     ]);
-    const seen = await telemetryEnds;
-    if (seen !== undefined)
-      for (const [partition, end] of seen.ends) telemetryArrival.observe(partition, end, seen.atMs);
+    // Oldest first: a sighting is kept only when it is past the newer ones (log-arrival.ts).
+    for (const seen of [earlySighting, await telemetryEnds]) {
+      if (seen !== undefined)
+        for (const [partition, end] of seen.ends) telemetryArrival.observe(partition, end, seen.atMs);
+    }
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
@@ -254,6 +280,11 @@ export function createEngine(deps: EngineDeps): Engine {
       inputs.map(({ tp, kind }) =>
         kind === 'telemetry' ? Promise.resolve(undefined) : endOffsets(tp.topic),
       ),
+    );
+    const sideRead = await Promise.all(SIDE_KINDS.map((k) => endOffsets(topics[k])));
+    sideEnds.offer(
+      readsFromMs,
+      Object.fromEntries(SIDE_KINDS.map((k, i) => [k, sideRead[i]])) as SideEndOffsets,
     );
     inputs.forEach(({ tp, kind }, i) => {
       const offset = offsets[i] as string;

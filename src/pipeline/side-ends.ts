@@ -21,6 +21,11 @@ export interface SideEndsReader {
    * assignment change or a stop: the restore then rebuilds whatever the answer would have closed).
    */
   request(notBeforeMs: number): Promise<SideEndOffsets | undefined>;
+  /**
+   * End offsets of every side topic read elsewhere (the restore reads them at each assignment), all read at
+   * or after `readAtMs`: kept as the latest read when newer, so the requests they satisfy need no read.
+   */
+  offer(readAtMs: number, ends: SideEndOffsets): void;
   /** Answers every request not answered yet with undefined. */
   cancelAll(): void;
   close(): void;
@@ -129,6 +134,11 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
           options.log.error({ err: errorMessage(err) }, 'side end offsets reader stopped (programmer error)');
         });
       });
+    },
+    offer(readAtMs, ends) {
+      if (closed || (latest !== undefined && latest.readAtMs >= readAtMs)) return;
+      latest = { readAtMs, ends };
+      answer();
     },
     cancelAll,
     close() {

@@ -1,6 +1,11 @@
 /** Composition root of `pdm-stream run`: builds every stage from settings and wires them. */
 import type { Config } from '../config/index.js';
-import { createRecordDecoder, createSchemaRegistryClient, loadProjectSchemas } from '../decode/index.js';
+import {
+  createRecordDecoder,
+  createSchemaRegistryClient,
+  loadProjectSchemas,
+  valueSubject,
+} from '../decode/index.js';
 import { createDeadLetterSink, registerDeadLetterDepthGauge } from '../dlq/index.js';
 import {
   createKafkaProducer,
@@ -118,11 +123,58 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     // package that cannot be used never fails the start.
     const shadowStarted = startShadowScorer(config, log, metrics.registry);
     closers.push(() => shadowStarted.then((b) => b?.close()).catch(() => undefined));
-    const [batcher, report, shadowScorer] = await Promise.all([
-      scorerStarted,
-      migrate(ch, database),
-      shadowStarted,
-    ]);
+    const migrated = migrate(ch, database);
+    // Awaited below; observed here as well, so that a failure of the code in between leaves it handled.
+    migrated.catch(() => undefined);
+    // Everything below up to the await needs neither the scorer nor the server's capabilities: it is
+    // built, and Kafka and the registry are asked what the first batches need, while the scorer starts.
+    const registry = createSchemaRegistryClient(config.registry);
+    const decoder = createRecordDecoder(registry, loadProjectSchemas());
+    // The writer schemas of the inputs' latest versions, fetched and compiled now rather than by the first
+    // batch of each topic (one registry round trip each, one after the other, before the first prediction).
+    for (const kind of ENGINE_INPUTS) {
+      decoder.warm(kind, valueSubject(config.kafka.topics[kind])).catch((err: unknown) => {
+        log.debug({ topic: config.kafka.topics[kind], err: errorMessage(err) }, 'schema warm-up skipped');
+      });
+    }
+    const source = createKafkaSource({
+      kafka: config.kafka,
+      topics: ENGINE_INPUTS.map((k) => config.kafka.topics[k]),
+      log,
+      onHealth: (h) => {
+        metrics.paused.set({ cause: 'kafka' }, h.state === 'unavailable' ? 1 : 0);
+        // A fresh reading right after (re)joining, instead of up to PDM_LAG_POLL_MS later.
+        if (h.state === 'running') {
+          lagPoller.poll().catch(() => undefined);
+          // Observed here; a failure reaches the first alert that waits for the setup.
+          startAlertSetup().catch(() => undefined);
+        }
+      },
+    });
+    const lagPoller = createLagPoller({
+      source,
+      assigned: () => source.assigned(),
+      intervalMs: config.kafka.lagPollMs,
+      log,
+      onLag: (lags) => {
+        metrics.consumerLag.reset();
+        for (const l of lags) {
+          metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+        }
+      },
+    });
+    closers.push(() => {
+      lagPoller.close();
+      return Promise.resolve();
+    });
+    closers.push(() => source.stop());
+    // Telemetry in the log now is in it long before the first assignment: its side checkpoints may count
+    // their grace period from here (engine.ts). Also connects the source's admin client ahead of the restore.
+    const earlyTelemetryEnds = source.endOffsets(config.kafka.topics.telemetry).then(
+      (ends) => ({ ends, atMs: Date.now() }),
+      () => undefined,
+    );
+    const [batcher, report, shadowScorer] = await Promise.all([scorerStarted, migrated, shadowStarted]);
     const caps = report.server;
     registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });
     const db = quoteIdent(database);
@@ -228,37 +280,6 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
         },
       };
     };
-    const source = createKafkaSource({
-      kafka: config.kafka,
-      topics: ENGINE_INPUTS.map((k) => config.kafka.topics[k]),
-      log,
-      onHealth: (h) => {
-        metrics.paused.set({ cause: 'kafka' }, h.state === 'unavailable' ? 1 : 0);
-        // A fresh reading right after (re)joining, instead of up to PDM_LAG_POLL_MS later.
-        if (h.state === 'running') {
-          lagPoller.poll().catch(() => undefined);
-          // Observed here; a failure reaches the first alert that waits for the setup.
-          startAlertSetup().catch(() => undefined);
-        }
-      },
-    });
-    const lagPoller = createLagPoller({
-      source,
-      assigned: () => source.assigned(),
-      intervalMs: config.kafka.lagPollMs,
-      log,
-      onLag: (lags) => {
-        metrics.consumerLag.reset();
-        for (const l of lags) {
-          metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
-        }
-      },
-    });
-    closers.push(() => {
-      lagPoller.close();
-      return Promise.resolve();
-    });
-    const registry = createSchemaRegistryClient(config.registry);
     const alerts = buildRiskAlerts(registry);
     const shadow =
       shadowScorer === undefined
@@ -279,7 +300,8 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       log,
       metrics,
       source,
-      decoder: createRecordDecoder(registry, loadProjectSchemas()),
+      decoder,
+      earlyTelemetryEnds,
       scorer: batcher,
       ch,
       caps,

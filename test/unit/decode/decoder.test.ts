@@ -180,6 +180,70 @@ describe('record decoder', () => {
   });
 });
 
+describe('decoder warm-up at start', () => {
+  const body = createCodec(schemas.telemetry).encode(telemetry);
+
+  /** A registry whose latest telemetry version is id 5; `release()` answers the schema fetches held so far. */
+  function slowRegistry(opts: { down?: boolean } = {}) {
+    const inner = memoryRegistry({ 5: schemas.telemetry }, opts);
+    const held: (() => void)[] = [];
+    const client: SchemaRegistryClient = {
+      ...inner.client,
+      latestId: (subject) => Promise.resolve(subject === 'pdm.telemetry-value' ? 5 : undefined),
+      schemaById: (id) =>
+        new Promise<string>((resolve, reject) => {
+          held.push(() => {
+            inner.client.schemaById(id).then(resolve, reject);
+          });
+        }),
+    };
+    return {
+      client,
+      calls: inner.calls,
+      release: () => {
+        for (const h of held.splice(0)) h();
+      },
+    };
+  }
+
+  it('fetches the latest version of a subject once: the first batch needs no registry call', async () => {
+    const reg = memoryRegistry({ 5: schemas.telemetry });
+    const client = { ...reg.client, latestId: () => Promise.resolve(5) };
+    const dec = createRecordDecoder(client, schemas);
+    await dec.warm('telemetry', 'pdm.telemetry-value');
+    expect(reg.calls()).toBe(1);
+    const value = encodeFrame(5, body);
+    await dec.prepare([value]);
+    expect(reg.calls()).toBe(1);
+    expect(dec.decode('telemetry', value, key('7'))).toEqual({ ok: true, record: telemetry, schemaId: 5 });
+  });
+
+  it('a batch needing an id the warm-up is still fetching waits for that fetch instead of asking again', async () => {
+    const reg = slowRegistry();
+    const dec = createRecordDecoder(reg.client, schemas);
+    const warm = dec.warm('telemetry', 'pdm.telemetry-value');
+    await Promise.resolve();
+    const value = encodeFrame(5, body);
+    const prepared = dec.prepare([value]);
+    reg.release();
+    await Promise.all([warm, prepared]);
+    expect(reg.calls()).toBe(1);
+    expect(dec.decode('telemetry', value, key('7'))).toMatchObject({ ok: true, schemaId: 5 });
+  });
+
+  it('a subject that does not exist warms nothing; a registry outage rejects and the batch asks again', async () => {
+    const missing = memoryRegistry({});
+    await createRecordDecoder(missing.client, schemas).warm('errors', 'pdm.errors-value');
+    expect(missing.calls()).toBe(0);
+
+    const down = memoryRegistry({}, { down: true });
+    const dec = createRecordDecoder({ ...down.client, latestId: () => Promise.resolve(5) }, schemas);
+    await expect(dec.warm('telemetry', 'pdm.telemetry-value')).rejects.toMatchObject({ retryable: true });
+    await expect(dec.prepare([encodeFrame(5, body)])).rejects.toMatchObject({ retryable: true });
+    expect(down.calls()).toBe(2);
+  });
+});
+
 describe('a schema registered after its records arrived', () => {
   it('is looked up again once the unknown id has been believed unknown for unknownSchemaRetryMs', async () => {
     const byId: Record<number, object> = {};

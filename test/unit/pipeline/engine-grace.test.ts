@@ -5,9 +5,10 @@
  * after every sighting waits the grace after its own fetch.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { PredictionRow } from '../../../src/sink/index.js';
+import { createFakeSource } from './fake-source.js';
 import { allPartitions, createTestEngine, H, hourly, T0, testConfig, type TestEngine } from './harness.js';
 
 const GRACE_MS = 1_000;
@@ -65,5 +66,49 @@ describe('engine: side checkpoint grace', () => {
     const ackedAfterMs = Date.now() - fetchedAt;
     expect(buckets(t).size).toBeGreaterThan(before);
     expect(ackedAfterMs).toBeGreaterThanOrEqual(GRACE_MS - 5);
+  });
+
+  it('an early sighting of the backlog lets the restore read answer its checkpoints, with no side read', async () => {
+    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
+    const { topics } = config.kafka;
+    const source = createFakeSource(
+      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
+      2,
+    );
+    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
+    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
+    // Read before the engine is built, as start.ts does while the scorer starts; true of the fake log.
+    const sighting = { ends: await source.endOffsets(tel0.topic), atMs: Date.now() };
+    const early = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(sighting) });
+    engines.push(early);
+    await early.engine.start();
+    // The assignment comes a grace period after the sighting (on a backlog, the scorer's start and the join).
+    await sleep(Math.max(0, sighting.atMs + GRACE_MS + 20 - Date.now()));
+    await early.source.assign(allPartitions(early));
+    const reads = vi.spyOn(early.source, 'endOffsets');
+
+    const fetchedAt = Date.now();
+    expect(await early.source.deliver(tel0).result).toBe(true);
+    // Acknowledged with its buckets written, without waiting a grace period, and without reading end offsets.
+    expect(Date.now() - fetchedAt).toBeLessThan(GRACE_MS / 2);
+    expect(buckets(early).size).toBeGreaterThan(0);
+    expect(reads).not.toHaveBeenCalled();
+
+    // Telemetry appended after every sighting still waits the grace after its own fetch, and a read.
+    const before = buckets(early).size;
+    for (const m of hourly(1, T0 + 96 * H, 24)) early.source.append(tel0, m);
+    const laterAt = Date.now();
+    expect(await early.source.deliver(tel0).result).toBe(true);
+    expect(Date.now() - laterAt).toBeGreaterThanOrEqual(GRACE_MS - 5);
+    expect(buckets(early).size).toBeGreaterThan(before);
+    expect(reads).toHaveBeenCalled();
+  });
+
+  it('without the early sighting the same backlog waits for a side read a grace period after the assignment', async () => {
+    const { t, tel0, assignedAt } = await withBacklog(96);
+    const reads = vi.spyOn(t.source, 'endOffsets');
+    expect(await t.source.deliver(tel0).result).toBe(true);
+    expect(Date.now() - assignedAt).toBeGreaterThanOrEqual(GRACE_MS - 5);
+    expect(reads).toHaveBeenCalled();
   });
 });

@@ -13,6 +13,7 @@ import type { TopicPartition } from '../../../src/ingest/index.js';
 import {
   createEngine,
   type Engine,
+  type EngineDeps,
   type OutputWriters,
   type RowScorer,
 } from '../../../src/pipeline/index.js';
@@ -129,6 +130,9 @@ export function createTestDecoder(): RecordDecoder & { prepared: number; registr
     prepareIds(): Promise<void> {
       return decoder.prepare();
     },
+    warm(): Promise<void> {
+      return Promise.resolve();
+    },
     decode<K extends RecordKind>(_kind: K, value: Buffer | null): DecodeResult<K> {
       let p: FakePayload | undefined;
       try {
@@ -165,7 +169,13 @@ export interface TestEngine {
  * finds the topics and the tables of the previous run).
  */
 export function createTestEngine(
-  options: { source?: FakeSource; ch?: FakeClickHouse; config?: Config; partitions?: number } = {},
+  options: {
+    source?: FakeSource;
+    ch?: FakeClickHouse;
+    config?: Config;
+    partitions?: number;
+    earlyTelemetryEnds?: EngineDeps['earlyTelemetryEnds'];
+  } = {},
 ): TestEngine {
   const config = options.config ?? testConfig();
   const topics = config.kafka.topics;
@@ -190,6 +200,7 @@ export function createTestEngine(
     ch,
     caps: MODERN_CAPS,
     writers,
+    ...(options.earlyTelemetryEnds === undefined ? {} : { earlyTelemetryEnds: options.earlyTelemetryEnds }),
   });
   return { engine, source, ch, metrics, config, scorer, decoder, writers };
 }

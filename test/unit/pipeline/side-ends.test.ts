@@ -4,7 +4,11 @@
  * events already in the log when the batch was fetched, and close buckets without them.
  */
 import { describe, expect, it } from 'vitest';
-import { createSideEndsReader, type SideEndsReader } from '../../../src/pipeline/side-ends.js';
+import {
+  createSideEndsReader,
+  type SideEndOffsets,
+  type SideEndsReader,
+} from '../../../src/pipeline/side-ends.js';
 import { SIDE_KINDS, type SideKind } from '../../../src/pipeline/side-progress.js';
 import { capturingLogger } from '../ingest/fake-kafka.js';
 import { drain, track } from './settle.js';
@@ -169,5 +173,30 @@ describe('side end offsets reader', () => {
     expect(reads).toHaveLength(count);
     // The abort of the backoff is not reported as a failure of the reader.
     expect(lines().filter((l) => l.level >= 50)).toEqual([]);
+  });
+
+  it('end offsets offered from elsewhere answer the requests they satisfy, and only those', async () => {
+    const { reader, reads } = setup();
+    const now = Date.now();
+    const offered: SideEndOffsets = {
+      errors: new Map([[0, '7']]),
+      maintenance: new Map([[0, '7']]),
+      machines: new Map([[0, '7']]),
+    };
+    const waiting = track(reader.request(now + 20));
+    const later = track(reader.request(now + 60));
+    reader.offer(now + 30, offered);
+    expect(await waiting.promise).toBe(offered);
+    // Answered from the offer without a read; an older offer does not replace it.
+    expect(await reader.request(now + 25)).toBe(offered);
+    reader.offer(now + 29, { ...offered });
+    expect(await reader.request(now + 30)).toBe(offered);
+    // A request past the offer still waits for a read of its own.
+    expect(later.state()).toBe('pending');
+    const own = await later.promise;
+    expect(own).not.toBe(offered);
+    expect(reads).toHaveLength(SIDE_KINDS.length);
+    for (const r of reads) expect(r.atMs).toBeGreaterThanOrEqual(now + 60);
+    reader.close();
   });
 });
