@@ -21,13 +21,18 @@ export type OffsetReader = Pick<RecordSource, 'offsetForTimestamp' | 'endOffsets
 export function createOffsetReader(newAdmin: () => SourceAdmin, groupId: string, log: Logger): OffsetReader {
   let admin: SourceAdmin | undefined;
   let adminReady: Promise<void> | undefined;
+  let closed = false;
+  // A function, not a read of the flag: close() may set it while a call awaits, which narrowing ignores.
+  const isClosed = (): boolean => closed;
 
   /** Failures become our errors: retryable `KAFKA_UNAVAILABLE` (broker gone) or `KAFKA_ERROR`. */
   async function adminCall<T>(what: string, fn: (a: SourceAdmin) => Promise<T>): Promise<T> {
+    if (isClosed()) throw new Error(`${what}: the Kafka source is stopped`);
     const a = (admin ??= newAdmin());
     try {
       adminReady ??= a.connect();
       await adminReady;
+      if (isClosed()) throw new Error(`${what}: the Kafka source is stopped`);
       return await fn(a);
     } catch (err) {
       const e = kafkaError(err, what);
@@ -66,11 +71,17 @@ export function createOffsetReader(newAdmin: () => SourceAdmin, groupId: string,
       });
     },
     async close() {
-      if (admin !== undefined && adminReady !== undefined) {
-        await admin.disconnect().catch((err: unknown) => {
+      closed = true;
+      const a = admin;
+      if (a === undefined || adminReady === undefined) return;
+      const disconnect = () =>
+        a.disconnect().catch((err: unknown) => {
           log.debug({ err: errorMessage(err) }, 'Kafka admin disconnect');
         });
-      }
+      // A connect still in flight (a read at start, then a failed start) completes after this disconnect
+      // and would leave a connection that keeps the process alive: closed again once it completes.
+      adminReady.then(disconnect, () => undefined);
+      await disconnect();
     },
   };
 }

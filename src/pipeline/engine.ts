@@ -92,9 +92,9 @@ export interface EngineDeps {
   readonly shadow?: Shadow;
   /**
    * The telemetry topic's end offsets read before the engine was built (start.ts reads them while the
-   * scorer starts), and when: an earlier sighting of the log (log-arrival.ts) than the restore's own, so a
-   * backlog's side checkpoints count their grace period from then, and the side end offsets the restore
-   * reads already answer them. Undefined or absent: no such sighting.
+   * scorer starts), and when: an earlier sighting of the log (log-arrival.ts) than the first restore's own,
+   * so a backlog's side checkpoints count their grace period from then, and when that restore reads the
+   * side end offsets a grace period or more later, its read answers them. Undefined or absent: none.
    */
   readonly earlyTelemetryEnds?: Promise<TelemetrySighting | undefined>;
 }
@@ -154,7 +154,11 @@ export function createEngine(deps: EngineDeps): Engine {
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
   const telemetryArrival = createLogArrival();
-  /** The early sighting, once read (never awaited: a restore that comes first does without it). */
+  /**
+   * The early sighting, once read, until the first restore uses it (never awaited: a restore that comes
+   * first does without it). Later restores read the log again themselves: a sighting is a fact about an
+   * append-only log, and a topic recreated meanwhile would make an old one claim offsets it never saw.
+   */
   let earlySighting: TelemetrySighting | undefined;
   deps.earlyTelemetryEnds?.then(
     (s) => {
@@ -256,11 +260,20 @@ export function createEngine(deps: EngineDeps): Engine {
             },
           }),
     ]);
-    // Oldest first: a sighting is kept only when it is past the newer ones (log-arrival.ts).
-    for (const seen of [earlySighting, await telemetryEnds]) {
-      if (seen !== undefined)
-        for (const [partition, end] of seen.ends) telemetryArrival.observe(partition, end, seen.atMs);
+    const seen = await telemetryEnds;
+    const early = earlySighting;
+    earlySighting = undefined;
+    // Oldest first: a sighting is kept only when it is past the ones observed before it (log-arrival.ts).
+    // An early end past the restore's own is not the same log any more (recreated, truncated): not used.
+    if (early !== undefined && seen !== undefined) {
+      for (const [partition, end] of early.ends) {
+        const now = seen.ends.get(partition);
+        if (now !== undefined && BigInt(end) <= BigInt(now))
+          telemetryArrival.observe(partition, end, early.atMs);
+      }
     }
+    if (seen !== undefined)
+      for (const [partition, end] of seen.ends) telemetryArrival.observe(partition, end, seen.atMs);
     homes.seed(plan.homePartition);
     for (const t of tasks.values()) t.features.close();
     tasks.clear();
@@ -276,19 +289,12 @@ export function createEngine(deps: EngineDeps): Engine {
         source.offsetForTimestamp(tp, replayStartMs(kind, plan.replayFromMs(tp.partition))),
       ),
     );
-    const sideLogEnds = await Promise.all(
-      inputs.map(({ tp, kind }) =>
-        kind === 'telemetry' ? Promise.resolve(undefined) : endOffsets(tp.topic),
-      ),
-    );
     const sideRead = await Promise.all(SIDE_KINDS.map((k) => endOffsets(topics[k])));
-    sideEnds.offer(
-      readsFromMs,
-      Object.fromEntries(SIDE_KINDS.map((k, i) => [k, sideRead[i]])) as SideEndOffsets,
-    );
+    const sideLogEnds = Object.fromEntries(SIDE_KINDS.map((k, i) => [k, sideRead[i]])) as SideEndOffsets;
+    sideEnds.offer(readsFromMs, sideLogEnds);
     inputs.forEach(({ tp, kind }, i) => {
       const offset = offsets[i] as string;
-      const end = sideLogEnds[i]?.get(tp.partition);
+      const end = kind === 'telemetry' ? undefined : sideLogEnds[kind].get(tp.partition);
       if (kind !== 'telemetry' && end !== undefined)
         sideFirst.sideStart(tp.partition, kind, BigInt(offset), BigInt(end));
       let task = tasks.get(tp.partition);

@@ -96,7 +96,9 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
         }
         const read = await readAll();
         if (read === undefined) continue;
-        latest = read;
+        // An offer (a restore's read) may be newer than this read: the newer one is kept, and it answers
+        // whatever this one would.
+        if (latest === undefined || read.readAtMs > latest.readAtMs) latest = read;
         answer();
       }
     } finally {

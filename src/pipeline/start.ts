@@ -124,14 +124,16 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     const shadowStarted = startShadowScorer(config, log, metrics.registry);
     closers.push(() => shadowStarted.then((b) => b?.close()).catch(() => undefined));
     const migrated = migrate(ch, database);
-    // Awaited below; observed here as well, so that a failure of the code in between leaves it handled.
-    migrated.catch(() => undefined);
+    // Awaited below; observed here as well, so that a failure of the code in between (a Kafka TLS file that
+    // cannot be read) leaves none of the three unhandled.
+    for (const started of [scorerStarted, migrated, shadowStarted]) started.catch(() => undefined);
     // Everything below up to the await needs neither the scorer nor the server's capabilities: it is
     // built, and Kafka and the registry are asked what the first batches need, while the scorer starts.
     const registry = createSchemaRegistryClient(config.registry);
     const decoder = createRecordDecoder(registry, loadProjectSchemas());
-    // The writer schemas of the inputs' latest versions, fetched and compiled now rather than by the first
-    // batch of each topic (one registry round trip each, one after the other, before the first prediction).
+    // The writer schemas of the inputs' latest versions, fetched and compiled now, all at once: otherwise
+    // the first batch of each topic waits for a registry round trip, one after the other, before the first
+    // prediction.
     for (const kind of ENGINE_INPUTS) {
       decoder.warm(kind, valueSubject(config.kafka.topics[kind])).catch((err: unknown) => {
         log.debug({ topic: config.kafka.topics[kind], err: errorMessage(err) }, 'schema warm-up skipped');
@@ -168,7 +170,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
       return Promise.resolve();
     });
     closers.push(() => source.stop());
-    // Telemetry in the log now is in it long before the first assignment: its side checkpoints may count
+    // Telemetry in the log now is in it well before the first assignment: its side checkpoints may count
     // their grace period from here (engine.ts). Also connects the source's admin client ahead of the restore.
     const earlyTelemetryEnds = source.endOffsets(config.kafka.topics.telemetry).then(
       (ends) => ({ ends, atMs: Date.now() }),

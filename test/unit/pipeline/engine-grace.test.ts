@@ -104,6 +104,52 @@ describe('engine: side checkpoint grace', () => {
     expect(reads).toHaveBeenCalled();
   });
 
+  it('an assignment within the grace after the early sighting still waits for a read a grace after it', async () => {
+    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
+    const { topics } = config.kafka;
+    const source = createFakeSource(
+      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
+      2,
+    );
+    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
+    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
+    const sighting = { ends: await source.endOffsets(tel0.topic), atMs: Date.now() };
+    const t = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(sighting) });
+    engines.push(t);
+    await t.engine.start();
+    await t.source.assign(allPartitions(t));
+    const reads: number[] = [];
+    const read = t.source.endOffsets.bind(t.source);
+    vi.spyOn(t.source, 'endOffsets').mockImplementation((topic) => {
+      reads.push(Date.now());
+      return read(topic);
+    });
+    expect(await t.source.deliver(tel0).result).toBe(true);
+    expect(buckets(t).size).toBeGreaterThan(0);
+    expect(reads.length).toBeGreaterThan(0);
+    for (const at of reads) expect(at).toBeGreaterThanOrEqual(sighting.atMs + GRACE_MS);
+  });
+
+  it('an early sighting past the log the assignment finds (a recreated topic) is not used', async () => {
+    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
+    const { topics } = config.kafka;
+    const source = createFakeSource(
+      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
+      2,
+    );
+    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
+    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
+    // Read from a log that ended at 1000, long enough ago that it would answer at once if believed.
+    const stale = { ends: new Map([[0, '1000']]), atMs: Date.now() - 10 * GRACE_MS };
+    const t = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(stale) });
+    engines.push(t);
+    await t.engine.start();
+    const assignedAt = Date.now();
+    await t.source.assign(allPartitions(t));
+    expect(await t.source.deliver(tel0).result).toBe(true);
+    expect(Date.now() - assignedAt).toBeGreaterThanOrEqual(GRACE_MS - 5);
+  });
+
   it('without the early sighting the same backlog waits for a side read a grace period after the assignment', async () => {
     const { t, tel0, assignedAt } = await withBacklog(96);
     const reads = vi.spyOn(t.source, 'endOffsets');

@@ -3,6 +3,7 @@
  * after the request's `notBefore` (the fetch time plus the grace period): an earlier read could miss side
  * events already in the log when the batch was fetched, and close buckets without them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   createSideEndsReader,
@@ -197,6 +198,37 @@ describe('side end offsets reader', () => {
     expect(own).not.toBe(offered);
     expect(reads).toHaveLength(SIDE_KINDS.length);
     for (const r of reads) expect(r.atMs).toBeGreaterThanOrEqual(now + 60);
+    reader.close();
+  });
+
+  it('a read that completes after a newer offer does not replace it', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { log } = capturingLogger();
+    const reader = createSideEndsReader({
+      log,
+      read: async () => {
+        await held;
+        return new Map([[0, 'old']]);
+      },
+    });
+    const now = Date.now();
+    const first = reader.request(now);
+    const offered: SideEndOffsets = {
+      errors: new Map([[0, 'new']]),
+      maintenance: new Map([[0, 'new']]),
+      machines: new Map([[0, 'new']]),
+    };
+    // The read above started at or after `now`; the offer was read later.
+    const offeredAt = Date.now() + 5;
+    reader.offer(offeredAt, offered);
+    expect(await first).toBe(offered);
+    release();
+    await sleep(10);
+    // Still the latest read: a request it satisfies is answered from it, not from the older read.
+    expect(await reader.request(offeredAt)).toBe(offered);
     reader.close();
   });
 });
