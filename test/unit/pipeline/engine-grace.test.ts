@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { PredictionRow } from '../../../src/sink/index.js';
-import { createFakeSource } from './fake-source.js';
+import type { TelemetrySighting } from '../../../src/pipeline/engine.js';
+import { createFakeSource, type FakeSource } from './fake-source.js';
 import { allPartitions, createTestEngine, H, hourly, T0, testConfig, type TestEngine } from './harness.js';
 
 const GRACE_MS = 1_000;
@@ -20,13 +21,39 @@ afterEach(async () => {
 
 const buckets = (t: TestEngine) => new Set(t.ch.stored<PredictionRow>('predictions').map((p) => p.bucket_ts));
 
+/**
+ * A started engine with the grace, `hours` of machine 1 on telemetry partition 0 before it starts, and the
+ * early telemetry sighting `early` makes of its source (none: no early sighting).
+ */
+async function startedOnBacklog(
+  hours: number,
+  early?: (source: FakeSource, tel0: TopicPartition) => Promise<TelemetrySighting>,
+) {
+  const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
+  const { topics } = config.kafka;
+  const source = createFakeSource([topics.telemetry, topics.errors, topics.maintenance, topics.machines], 2);
+  const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
+  for (const m of hourly(1, T0, hours)) source.append(tel0, m);
+  const sighting = await early?.(source, tel0);
+  const t = createTestEngine({
+    config,
+    source,
+    ...(sighting === undefined ? {} : { earlyTelemetryEnds: Promise.resolve(sighting) }),
+  });
+  engines.push(t);
+  await t.engine.start();
+  return { t, tel0, sighting };
+}
+
+/** As read before the engine is built (start.ts does it while the scorer starts): true of the fake log. */
+const readNow = async (source: FakeSource, tel0: TopicPartition): Promise<TelemetrySighting> => ({
+  ends: await source.endOffsets(tel0.topic),
+  atMs: Date.now(),
+});
+
 /** An engine with the grace, `hours` of machine 1 on telemetry partition 0 before it starts, assigned. */
 async function withBacklog(hours: number) {
-  const t = createTestEngine({ config: testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) }) });
-  engines.push(t);
-  const tel0: TopicPartition = { topic: t.config.kafka.topics.telemetry, partition: 0 };
-  for (const m of hourly(1, T0, hours)) t.source.append(tel0, m);
-  await t.engine.start();
+  const { t, tel0 } = await startedOnBacklog(hours);
   const assignedAt = Date.now();
   await t.source.assign(allPartitions(t));
   return { t, tel0, assignedAt };
@@ -69,21 +96,9 @@ describe('engine: side checkpoint grace', () => {
   });
 
   it('an early sighting of the backlog lets the restore read answer its checkpoints, with no side read', async () => {
-    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
-    const { topics } = config.kafka;
-    const source = createFakeSource(
-      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
-      2,
-    );
-    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
-    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
-    // Read before the engine is built, as start.ts does while the scorer starts; true of the fake log.
-    const sighting = { ends: await source.endOffsets(tel0.topic), atMs: Date.now() };
-    const early = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(sighting) });
-    engines.push(early);
-    await early.engine.start();
+    const { t: early, tel0, sighting } = await startedOnBacklog(96, readNow);
     // The assignment comes a grace period after the sighting (on a backlog, the scorer's start and the join).
-    await sleep(Math.max(0, sighting.atMs + GRACE_MS + 20 - Date.now()));
+    await sleep(Math.max(0, (sighting?.atMs ?? 0) + GRACE_MS + 20 - Date.now()));
     await early.source.assign(allPartitions(early));
     const reads = vi.spyOn(early.source, 'endOffsets');
 
@@ -105,18 +120,7 @@ describe('engine: side checkpoint grace', () => {
   });
 
   it('an assignment within the grace after the early sighting still waits for a read a grace after it', async () => {
-    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
-    const { topics } = config.kafka;
-    const source = createFakeSource(
-      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
-      2,
-    );
-    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
-    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
-    const sighting = { ends: await source.endOffsets(tel0.topic), atMs: Date.now() };
-    const t = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(sighting) });
-    engines.push(t);
-    await t.engine.start();
+    const { t, tel0, sighting } = await startedOnBacklog(96, readNow);
     await t.source.assign(allPartitions(t));
     const reads: number[] = [];
     const read = t.source.endOffsets.bind(t.source);
@@ -127,23 +131,14 @@ describe('engine: side checkpoint grace', () => {
     expect(await t.source.deliver(tel0).result).toBe(true);
     expect(buckets(t).size).toBeGreaterThan(0);
     expect(reads.length).toBeGreaterThan(0);
-    for (const at of reads) expect(at).toBeGreaterThanOrEqual(sighting.atMs + GRACE_MS);
+    for (const at of reads) expect(at).toBeGreaterThanOrEqual((sighting?.atMs ?? Infinity) + GRACE_MS);
   });
 
   it('an early sighting past the log the assignment finds (a recreated topic) is not used', async () => {
-    const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
-    const { topics } = config.kafka;
-    const source = createFakeSource(
-      [topics.telemetry, topics.errors, topics.maintenance, topics.machines],
-      2,
-    );
-    const tel0: TopicPartition = { topic: topics.telemetry, partition: 0 };
-    for (const m of hourly(1, T0, 96)) source.append(tel0, m);
     // Read from a log that ended at 1000, long enough ago that it would answer at once if believed.
-    const stale = { ends: new Map([[0, '1000']]), atMs: Date.now() - 10 * GRACE_MS };
-    const t = createTestEngine({ config, source, earlyTelemetryEnds: Promise.resolve(stale) });
-    engines.push(t);
-    await t.engine.start();
+    const { t, tel0 } = await startedOnBacklog(96, () =>
+      Promise.resolve({ ends: new Map([[0, '1000']]), atMs: Date.now() - 10 * GRACE_MS }),
+    );
     const assignedAt = Date.now();
     await t.source.assign(allPartitions(t));
     expect(await t.source.deliver(tel0).result).toBe(true);
