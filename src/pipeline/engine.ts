@@ -50,7 +50,7 @@ import {
   type RestorePlan,
 } from './restore.js';
 import type { RiskAlerts } from './risk-alerts.js';
-import { createLogArrival } from './log-arrival.js';
+import { createLogArrival, sighting, type LogSighting } from './log-arrival.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
 import { createSideFirst } from './side-first.js';
 import {
@@ -96,13 +96,7 @@ export interface EngineDeps {
    * so a backlog's side checkpoints count their grace period from then, and when that restore reads the
    * side end offsets a grace period or more later, its read answers them. Undefined or absent: none.
    */
-  readonly earlyTelemetryEnds?: Promise<TelemetrySighting | undefined>;
-}
-
-/** Every offset of each telemetry partition below its end was in the log by `atMs`. */
-export interface TelemetrySighting {
-  readonly ends: ReadonlyMap<number, string>;
-  readonly atMs: number;
+  readonly earlyTelemetryEnds?: Promise<LogSighting | undefined>;
 }
 
 export interface Engine {
@@ -159,7 +153,7 @@ export function createEngine(deps: EngineDeps): Engine {
    * first does without it). Later restores read the log again themselves: a sighting is a fact about an
    * append-only log, and a topic recreated meanwhile would make an old one claim offsets it never saw.
    */
-  let earlySighting: TelemetrySighting | undefined;
+  let earlySighting: LogSighting | undefined;
   deps.earlyTelemetryEnds?.then(
     (s) => {
       earlySighting = s;
@@ -218,12 +212,8 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       return e;
     };
-    // Every telemetry offset below these ends was in the log when the answer arrived (log-arrival.ts).
     // A failed read fails the co-partitioning check below; here it only means no sighting.
-    const telemetryEnds = endOffsets(topics.telemetry).then(
-      (ends) => ({ ends, atMs: Date.now() }),
-      () => undefined,
-    );
+    const telemetryEnds = sighting(endOffsets(topics.telemetry));
     const [, plan] = await Promise.all([
       checkCoPartitioned(
         ENGINE_INPUTS.map((k) => topics[k]),

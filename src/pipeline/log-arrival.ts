@@ -15,6 +15,23 @@
  * keeping fewer of them, or later instants, only makes the answer later (the safe direction).
  */
 
+/** Log end offsets per partition and when they were seen: every offset below an end was in the log by `atMs`. */
+export interface LogSighting {
+  readonly ends: ReadonlyMap<number, string>;
+  readonly atMs: number;
+}
+
+/**
+ * The sighting an end-offset read makes, timed when its answer arrived (the offsets were in the log by then
+ * at the latest); undefined when the read failed, which is no knowledge.
+ */
+export function sighting(read: Promise<ReadonlyMap<number, string>>): Promise<LogSighting | undefined> {
+  return read.then(
+    (ends) => ({ ends, atMs: Date.now() }),
+    () => undefined,
+  );
+}
+
 export interface LogArrival {
   /**
    * Every offset of `partition` below `end` was in the log by `atMs` (a high watermark or log end offset

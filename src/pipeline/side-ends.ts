@@ -95,11 +95,7 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
           continue;
         }
         const read = await readAll();
-        if (read === undefined) continue;
-        // An offer (a restore's read) may be newer than this read: the newer one is kept, and it answers
-        // whatever this one would.
-        if (latest === undefined || read.readAtMs > latest.readAtMs) latest = read;
-        answer();
+        if (read !== undefined) keep(read);
       }
     } finally {
       running = false;
@@ -111,6 +107,15 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
     waiting = [];
     wake?.abort();
     for (const r of cancelled) r.then(undefined);
+  }
+
+  /**
+   * Keeps `read` as the latest read unless a newer one is kept already (an offer, a restore's read, may be
+   * newer than a read that was in flight), then answers what the latest read satisfies.
+   */
+  function keep(read: { readAtMs: number; ends: SideEndOffsets }): void {
+    if (latest === undefined || read.readAtMs > latest.readAtMs) latest = read;
+    answer();
   }
 
   function answer(): void {
@@ -138,9 +143,7 @@ export function createSideEndsReader(options: SideEndsReaderOptions): SideEndsRe
       });
     },
     offer(readAtMs, ends) {
-      if (closed || (latest !== undefined && latest.readAtMs >= readAtMs)) return;
-      latest = { readAtMs, ends };
-      answer();
+      if (!closed) keep({ readAtMs, ends });
     },
     cancelAll,
     close() {

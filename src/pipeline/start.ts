@@ -40,6 +40,7 @@ import {
   type ShadowPredictionRow,
 } from '../sink/index.js';
 import { createEngine, ENGINE_INPUTS, type Engine } from './engine.js';
+import { sighting } from './log-arrival.js';
 import { composeReadiness, startOpsServer, type OpsServer } from './ops-server.js';
 import { createShadow } from './shadow.js';
 import {
@@ -172,10 +173,7 @@ export async function startEngine(config: Config, log: Logger): Promise<RunningE
     closers.push(() => source.stop());
     // Telemetry in the log now is in it well before the first assignment: its side checkpoints may count
     // their grace period from here (engine.ts). Also connects the source's admin client ahead of the restore.
-    const earlyTelemetryEnds = source.endOffsets(config.kafka.topics.telemetry).then(
-      (ends) => ({ ends, atMs: Date.now() }),
-      () => undefined,
-    );
+    const earlyTelemetryEnds = sighting(source.endOffsets(config.kafka.topics.telemetry));
     const [batcher, report, shadowScorer] = await Promise.all([scorerStarted, migrated, shadowStarted]);
     const caps = report.server;
     registerDeadLetterDepthGauge({ registry: metrics.registry, ch, database, caps, log });

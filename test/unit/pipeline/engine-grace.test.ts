@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import type { PredictionRow } from '../../../src/sink/index.js';
-import type { TelemetrySighting } from '../../../src/pipeline/engine.js';
+import { sighting, type LogSighting } from '../../../src/pipeline/log-arrival.js';
 import { createFakeSource, type FakeSource } from './fake-source.js';
 import { allPartitions, createTestEngine, H, hourly, T0, testConfig, type TestEngine } from './harness.js';
 
@@ -27,7 +27,7 @@ const buckets = (t: TestEngine) => new Set(t.ch.stored<PredictionRow>('predictio
  */
 async function startedOnBacklog(
   hours: number,
-  early?: (source: FakeSource, tel0: TopicPartition) => Promise<TelemetrySighting>,
+  early?: (source: FakeSource, tel0: TopicPartition) => Promise<LogSighting | undefined>,
 ) {
   const config = testConfig({ PDM_SIDE_GRACE_MS: String(GRACE_MS) });
   const { topics } = config.kafka;
@@ -46,10 +46,7 @@ async function startedOnBacklog(
 }
 
 /** As read before the engine is built (start.ts does it while the scorer starts): true of the fake log. */
-const readNow = async (source: FakeSource, tel0: TopicPartition): Promise<TelemetrySighting> => ({
-  ends: await source.endOffsets(tel0.topic),
-  atMs: Date.now(),
-});
+const readNow = (source: FakeSource, tel0: TopicPartition) => sighting(source.endOffsets(tel0.topic));
 
 /** An engine with the grace, `hours` of machine 1 on telemetry partition 0 before it starts, assigned. */
 async function withBacklog(hours: number) {

@@ -4,7 +4,7 @@
  * earlier, which could close buckets before side events produced with the batch were read.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogArrival } from '../../../src/pipeline/log-arrival.js';
+import { createLogArrival, sighting } from '../../../src/pipeline/log-arrival.js';
 import { mulberry32 } from '../prng.js';
 
 describe('log arrival', () => {
@@ -87,5 +87,25 @@ describe('log arrival', () => {
         }
       }
     }
+  });
+});
+
+describe('sighting of an end-offset read', () => {
+  it('is timed when the answer arrived, not when the read was asked for', async () => {
+    const ends = new Map([[0, '42']]);
+    const askedAt = Date.now();
+    const seen = await sighting(
+      new Promise((resolve) => {
+        setTimeout(() => {
+          resolve(ends);
+        }, 30);
+      }),
+    );
+    expect(seen?.ends).toBe(ends);
+    expect(seen?.atMs).toBeGreaterThanOrEqual(askedAt + 29);
+  });
+
+  it('a failed read is no sighting', async () => {
+    expect(await sighting(Promise.reject(new Error('broker gone (fake)')))).toBeUndefined();
   });
 });
