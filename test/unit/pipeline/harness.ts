@@ -39,14 +39,17 @@ export const DATABASE = 'pdm_unit';
 export const MODEL_VERSION = 'unit-model@1';
 
 /**
- * Settings as `run` would read them, with no side-topic grace period (the fake source's end offsets are
- * exact at once) and the default 12 h buckets and 2 h allowed lateness.
+ * Settings as `run` would read them, with a side-topic grace period of 2 ms and the default 12 h buckets and
+ * 2 h allowed lateness. The fake source's end offsets are exact at once, but timestamps are whole
+ * milliseconds: with no grace, side end offsets the assignment read (side-ends.ts `offer`) would count as
+ * read after a batch fetched within the same millisecond, so whether that batch's checkpoint needs a read
+ * of its own would depend on the clock. From 1 ms on it always does, unless a test sets an older sighting.
  */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     PDM_TOPIC_PREFIX: 'u.',
     CLICKHOUSE_DATABASE: DATABASE,
-    PDM_SIDE_GRACE_MS: '0',
+    PDM_SIDE_GRACE_MS: '2',
     ...overrides,
   });
 }
