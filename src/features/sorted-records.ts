@@ -13,6 +13,10 @@ export interface SortedRecords {
   readonly stride: number;
   /** Capacity (in records) never shrunk below. */
   readonly minCapacity: number;
+  /** Most records in use since the last {@link dropFront} that dropped any. */
+  peak: number;
+  /** The peaks of the cycles before (the last one, or half the one before if larger): what to keep room for. */
+  recentPeak: number;
   /** Running total shared by all buffers of one engine, so that stats() is O(1). */
   readonly account: ByteAccount;
 }
@@ -35,7 +39,7 @@ export function createSortedRecords(
   const data = new Float64Array(stride * minCapacity);
   account.bytes += data.byteLength;
   account.arrays++;
-  return { data, len: 0, stride, minCapacity, account };
+  return { data, len: 0, stride, minCapacity, account, peak: 0, recentPeak: 0 };
 }
 
 export function keyAt(buf: SortedRecords, index: number): number {
@@ -102,7 +106,7 @@ export function insertAt(buf: SortedRecords, index: number, key: number): number
   if (index < buf.len) data.copyWithin(off + stride, off, buf.len * stride);
   data.fill(0, off, off + stride);
   data[off] = key;
-  buf.len++;
+  if (++buf.len > buf.peak) buf.peak = buf.len;
   return off;
 }
 
@@ -115,7 +119,10 @@ export function insertSorted(buf: SortedRecords, key: number): number {
 
 /**
  * Removes the first `count` records. Shrinks the array once it is mostly empty so that a burst (a long
- * wait for the side inputs, a flood of errors) does not pin memory forever.
+ * wait for the side inputs, a flood of errors) does not pin memory forever, but keeps room for what the
+ * cycles before used: a buffer that fills and empties every cycle (a backlog's batches adding a hundred
+ * readings per machine, then closing their buckets) is not reallocated twice per cycle. A cycle runs from
+ * one drop to the next.
  */
 export function dropFront(buf: SortedRecords, count: number): void {
   if (count <= 0) return;
@@ -124,7 +131,10 @@ export function dropFront(buf: SortedRecords, count: number): void {
   if (left > 0) buf.data.copyWithin(0, count * stride, buf.len * stride);
   buf.len = Math.max(0, left);
   const capacity = buf.data.length / stride;
-  if (capacity > buf.minCapacity && buf.len * 4 <= capacity) {
-    resize(buf, Math.max(buf.minCapacity, buf.len * 2));
+  const keep = Math.max(buf.len, buf.recentPeak);
+  if (capacity > buf.minCapacity && keep * 4 <= capacity) {
+    resize(buf, Math.max(buf.minCapacity, keep * 2));
   }
+  buf.recentPeak = Math.max(buf.peak, buf.recentPeak >>> 1);
+  buf.peak = buf.len;
 }

@@ -349,7 +349,9 @@ describe('bounded state', () => {
       sizes.push(engine.stats().typedArrayBytes);
     }
     expect(Math.max(...sizes.slice(3))).toBe(Math.max(...sizes.slice(50)));
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(1024);
+    // The arrays keep room for a day's batch between closes (sorted-records.ts dropFront): 1216 bytes here,
+    // where shrinking back after every close held 1024 at the cost of two reallocations per array and day.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1280);
     // Buckets T0 … T0 + 59.5 d: the last reading (T0 + 60 d − 1 h) minus 2 h lateness closes T0 + 59.5 d.
     expect(engine.stats().counts.rows).toBe(120);
   });

@@ -51,6 +51,30 @@ describe('SortedRecords', () => {
     dropFront(buf, 5);
     expect(buf.len).toBe(0);
   });
+
+  it('keeps its array through cycles that fill and empty it, and shrinks back after a burst', () => {
+    // A backlog: each batch adds about a hundred readings of a machine, each close keeps a few.
+    const buf = createSortedRecords(1, 16, createByteAccount());
+    let key = 0;
+    const cycle = (adds: number, keepLast: number) => {
+      for (let k = 0; k < adds; k++) insertSorted(buf, key++);
+      dropFront(buf, buf.len - keepLast);
+    };
+    cycle(100, 8);
+    cycle(100, 8);
+    const steady = buf.data;
+    for (let c = 0; c < 50; c++) cycle(100 + (c % 7), c % 9);
+    expect(buf.data).toBe(steady);
+    expect(buf.data.length).toBeLessThanOrEqual(256);
+    // A burst: shrunk back at its drop to the room the cycles before it needed.
+    for (let k = 0; k < 5000; k++) insertSorted(buf, key++);
+    expect(buf.data.length).toBeGreaterThanOrEqual(5000);
+    dropFront(buf, buf.len - 8);
+    expect(buf.data.length).toBeLessThanOrEqual(256);
+    for (let c = 0; c < 6; c++) cycle(100, 8);
+    expect(buf.data.length).toBeLessThanOrEqual(256);
+    expect(keys(buf)).toEqual(Array.from({ length: 8 }, (_, i) => key - 8 + i));
+  });
 });
 
 describe('ByteAccount', () => {
