@@ -48,6 +48,35 @@ export interface DecodeStepDeps {
   readonly rowSources: { messageIndex: Int32Array; schemaIds: Int32Array };
   /** Scratch: where the message at hand has its bytes. */
   readonly bytes: MessageBytes;
+  /** Where {@link prepareSchemas} found the bytes of its batch's messages (reused by every batch). */
+  readonly located: LocatedMessages;
+}
+
+/**
+ * Where the key and value of each message of one batch are, as {@link prepareSchemas} found them, so that
+ * the decode of the same batch does not parse every record's header a second time. The batch is the
+ * consumer's one batch at a time (one partition consumed at a time); for any other batch the decode
+ * locates the messages itself.
+ */
+export interface LocatedMessages {
+  /** The batch located; undefined once its decode has read it. */
+  batch: SourceBatch | undefined;
+  /** Message i's key is `keys[i][at[4i], at[4i+1])` and its value `values[i][at[4i+2], at[4i+3])`. */
+  keys: (Buffer | null)[];
+  values: (Buffer | null)[];
+  at: Int32Array;
+}
+
+export function emptyLocatedMessages(): LocatedMessages {
+  return { batch: undefined, keys: [], values: [], at: new Int32Array(0) };
+}
+
+/** Drops the references {@link prepareSchemas} kept for a batch that will not be decoded. */
+export function forgetLocated(located: LocatedMessages): void {
+  located.batch = undefined;
+  // Not holding on to fetch responses until the next batch.
+  located.keys.length = 0;
+  located.values.length = 0;
 }
 
 /** Records a dead letter and counts its reason (one place for every stage's rejections). */
@@ -66,16 +95,27 @@ export async function prepareSchemas(
   control: BatchControl,
   batch: SourceBatch,
 ): Promise<void> {
-  const { decoder, metrics, log, bytes } = deps;
-  // The frame ids read in place: no view of a value is made (or kept while the registry is waited for).
+  const { decoder, metrics, log, bytes, located } = deps;
+  // The frame ids read in place: no view of a value is made.
   const ids = new Set<number>();
   const { messages } = batch;
+  if (located.at.length < 4 * messages.length) located.at = new Int32Array(4 * messages.length);
+  const { keys, values, at } = located;
   for (let i = 0; i < messages.length; i++) {
     locateMessage(messages[i] as SourceMessage, bytes);
     const v = bytes.value;
+    keys[i] = bytes.key;
+    values[i] = v;
+    at[4 * i] = bytes.keyAt;
+    at[4 * i + 1] = bytes.keyEnd;
+    at[4 * i + 2] = bytes.valueAt;
+    at[4 * i + 3] = bytes.valueEnd;
     if (v !== null && bytes.valueEnd - bytes.valueAt >= FRAME_HEADER_BYTES && v[bytes.valueAt] === MAGIC_BYTE)
       ids.add(v.readUInt32BE(bytes.valueAt + 1));
   }
+  keys.length = messages.length;
+  values.length = messages.length;
+  located.batch = batch;
   bytes.key = null;
   bytes.value = null;
   await whileHeartbeating(
@@ -97,9 +137,13 @@ export function decodeBatch(
   batch: SourceBatch,
   deadLetters: DeadLetter[],
 ): DecodedBatch {
-  return kind === 'telemetry'
-    ? decodeTelemetryBatch(deps, batch, deadLetters)
-    : decodeSideBatch(deps, kind, batch, deadLetters);
+  try {
+    return kind === 'telemetry'
+      ? decodeTelemetryBatch(deps, batch, deadLetters)
+      : decodeSideBatch(deps, kind, batch, deadLetters);
+  } finally {
+    forgetLocated(deps.located);
+  }
 }
 
 function decodeSideBatch(
@@ -140,8 +184,10 @@ function decodeTelemetryBatch(
   batch: SourceBatch,
   deadLetters: DeadLetter[],
 ): DecodedBatch {
-  const { decoder, metrics, columns, bytes, rowSources } = deps;
+  const { decoder, metrics, columns, bytes, rowSources, located } = deps;
   const { messages } = batch;
+  const { keys, values, at } = located;
+  const wasLocated = located.batch === batch;
   resetTelemetryColumns(columns, messages.length);
   if (rowSources.messageIndex.length < messages.length) {
     rowSources.messageIndex = new Int32Array(columns.ts.length);
@@ -150,7 +196,14 @@ function decodeTelemetryBatch(
   const { messageIndex, schemaIds } = rowSources;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as SourceMessage;
-    locateMessage(m, bytes);
+    if (wasLocated) {
+      bytes.key = keys[i] as Buffer | null;
+      bytes.keyAt = at[4 * i] as number;
+      bytes.keyEnd = at[4 * i + 1] as number;
+      bytes.value = values[i] as Buffer | null;
+      bytes.valueAt = at[4 * i + 2] as number;
+      bytes.valueEnd = at[4 * i + 3] as number;
+    } else locateMessage(m, bytes);
     const r = decoder.decodeTelemetry(bytes, columns);
     if (typeof r !== 'number') {
       reject(metrics, deadLetters, {

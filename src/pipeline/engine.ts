@@ -35,7 +35,13 @@ import type { Logger } from '../shared/logger.js';
 import type { EngineMetrics } from '../shared/metrics.js';
 import { withRetry } from '../shared/retry.js';
 import type { ClickHouseConnection, ServerCapabilities } from '../sink/index.js';
-import { decodeBatch, prepareSchemas, type InputKind } from './decode-step.js';
+import {
+  decodeBatch,
+  emptyLocatedMessages,
+  forgetLocated,
+  prepareSchemas,
+  type InputKind,
+} from './decode-step.js';
 import { applyEvents, telemetryBounds } from './feature-step.js';
 import { createFlow, type Flow } from './flow.js';
 import { whileHeartbeating } from './heartbeat.js';
@@ -168,6 +174,7 @@ export function createEngine(deps: EngineDeps): Engine {
     columns: createTelemetryColumns(),
     rowSources: { messageIndex: new Int32Array(0), schemaIds: new Int32Array(0) },
     bytes: emptyMessageBytes(),
+    located: emptyLocatedMessages(),
   };
   const sideFirst = createSideFirst({
     telemetryTopic: topics.telemetry,
@@ -407,7 +414,10 @@ export function createEngine(deps: EngineDeps): Engine {
     // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
     await whileHeartbeating(control, flow.room());
     const task = tasks.get(batch.partition);
-    if (gen !== generation || task === undefined) return NOT_TAKEN;
+    if (gen !== generation || task === undefined) {
+      forgetLocated(decodeDeps.located);
+      return NOT_TAKEN;
+    }
 
     // From here to the push: synchronous, so no other step sees this partition's state half-applied.
     const deadLetters: DeadLetter[] = [];
