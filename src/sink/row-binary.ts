@@ -25,6 +25,7 @@ export type RowBinaryType =
 export interface RowBinaryColumn<R> {
   readonly name: string;
   readonly type: RowBinaryType;
+  /** The column's value in a row: a function of its own per column, `(r) => r.machine_id` (see columnsOf). */
   readonly value: (row: R) => unknown;
 }
 
@@ -33,19 +34,29 @@ export interface RowBinaryFormat<R> {
   readonly columns: readonly RowBinaryColumn<R>[];
 }
 
+/** A column's last value before its first row: equal to no value a row can hold. */
+const NONE: unique symbol = Symbol('none');
+
 class Out {
   buf: Buffer;
+  /** Over `buf`: a number is one store of its size and byte order, monomorphic at each writer's site. */
+  view: DataView;
   pos = 0;
   constructor(size = 1 << 16) {
     this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+  /** Out of line: `ensure` stays small enough to be inlined into every writer. */
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
   varUInt(v: number): void {
     this.ensure(10);
@@ -57,9 +68,29 @@ class Out {
     this.buf[this.pos++] = x;
   }
   bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    this.ensure(n);
+    const { buf, pos } = this;
+    // Up to 8 bytes (a class name, a model version), copying one by one costs less than calling `set`.
+    if (n <= 8) for (let i = 0; i < n; i++) buf[pos + i] = b[i] as number;
+    else buf.set(b, pos);
+    this.pos = pos + n;
+  }
+  /** UInt32, with Buffer's own handling of what does not fit (NaN written as 0, a RangeError otherwise). */
+  uint32(v: number): void {
+    this.ensure(4);
+    if (v >= 0 && v <= 0xffffffff) {
+      this.view.setUint32(this.pos, v, true);
+      this.pos += 4;
+    } else this.pos = this.buf.writeUInt32LE(v, this.pos);
+  }
+  /** Int64 of a safe integer, as two 32-bit halves: no BigInt. */
+  int64(v: number): void {
+    this.ensure(8);
+    const hi = Math.floor(v / 0x1_0000_0000);
+    this.view.setUint32(this.pos, v - hi * 0x1_0000_0000, true);
+    this.view.setInt32(this.pos + 4, hi, true);
+    this.pos += 8;
   }
 }
 
@@ -72,7 +103,7 @@ function parseInstant(s: string): number {
 
 /**
  * Remembers what was computed for a string, up to `limit` strings (then starts over): a write group
- * repeats the same few instants, model versions, topics and offsets row after row.
+ * repeats the same few instants and class names, in other orders than a column's last value catches.
  */
 function stringMemo<T>(compute: (s: string) => T, limit = 10_000): (s: string) => T {
   const cache = new Map<string, T>();
@@ -95,15 +126,23 @@ function encodeString(s: string): Buffer {
   return Buffer.concat([head.buf.subarray(0, head.pos), body]);
 }
 
-/** A decimal Int64 as its 8 little-endian bytes. */
-function encodeInt64(v: bigint): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigInt64LE(v);
-  return b;
-}
-
 const INT64_TEXT = /^-?\d+$/;
-const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+/**
+ * The value of decimal text of at most 15 digits (exact as a double), NaN for any other text: Kafka offsets
+ * without a regular expression or a BigInt. NaN sends the text the long way, where it is checked.
+ */
+function shortDecimal(s: string): number {
+  const start = s.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (s.length === start || s.length - start > 15) return Number.NaN;
+  let n = 0;
+  for (let i = start; i < s.length; i++) {
+    const digit = s.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    n = n * 10 + digit;
+  }
+  return start === 1 ? -n : n;
+}
 
 function typeError(c: { name: string; type: string }, v: unknown): TypeError {
   return new TypeError(`RowBinary column ${c.name} ${c.type}: cannot encode ${typeof v} ${String(v)}`);
@@ -116,81 +155,125 @@ type Write = (out: Out, v: unknown) => void;
 interface Memos {
   readonly instant: (s: string) => number;
   readonly string: (s: string) => Buffer;
-  readonly int64: (s: string) => Buffer;
 }
 
-/** Byte size and Buffer method of each fixed-size number type. */
-const NUMBER_TYPES = {
-  UInt8: [1, 'writeUInt8'],
-  UInt32: [4, 'writeUInt32LE'],
-  Int32: [4, 'writeInt32LE'],
-  Float32: [4, 'writeFloatLE'],
-  Float64: [8, 'writeDoubleLE'],
-} as const satisfies Partial<Record<RowBinaryType, readonly [number, keyof Buffer]>>;
-
-function numberWriter(c: RowBinaryColumn<unknown>, type: keyof typeof NUMBER_TYPES): Write {
-  const [size, method] = NUMBER_TYPES[type];
-  return (out, v) => {
-    // Types are checked like the server would: a missing or renamed field must fail, not store 0 or NaN.
-    if (typeof v !== 'number') throw typeError(c, v);
-    out.ensure(size);
-    // Buffer's own method: range errors for a number its column cannot hold.
-    out.pos = out.buf[method](v, out.pos);
-  };
-}
-
-/** The writer of one column's type. */
+/**
+ * The writer of one column's type.
+ *
+ * One function literal per type, each calling its own Buffer or DataView method: a shared writer taking
+ * the method by name made every call site see every number type. Types are checked like the server would:
+ * a missing or renamed field must fail, not store 0 or NaN. A number out of its column's range goes to
+ * Buffer's own method, which throws its RangeError. String and instant columns remember their last value:
+ * a write group repeats the same model version, spec hash, topic and `scored_at` row after row.
+ */
 function columnWriter(c: RowBinaryColumn<unknown>, memo: Memos): Write {
   switch (c.type) {
     case 'UInt8':
+      return (out, v) => {
+        if (typeof v !== 'number') throw typeError(c, v);
+        out.ensure(1);
+        if (v >= 0 && v <= 0xff) out.buf[out.pos++] = v;
+        else out.pos = out.buf.writeUInt8(v, out.pos);
+      };
     case 'UInt32':
+      return (out, v) => {
+        if (typeof v !== 'number') throw typeError(c, v);
+        out.uint32(v);
+      };
     case 'Int32':
+      return (out, v) => {
+        if (typeof v !== 'number') throw typeError(c, v);
+        out.ensure(4);
+        if (v >= -0x8000_0000 && v <= 0x7fff_ffff) {
+          out.view.setInt32(out.pos, v, true);
+          out.pos += 4;
+        } else out.pos = out.buf.writeInt32LE(v, out.pos);
+      };
     case 'Float32':
+      return (out, v) => {
+        if (typeof v !== 'number') throw typeError(c, v);
+        out.ensure(4);
+        out.view.setFloat32(out.pos, v, true);
+        out.pos += 4;
+      };
     case 'Float64':
-      return numberWriter(c, c.type);
+      return (out, v) => {
+        if (typeof v !== 'number') throw typeError(c, v);
+        out.ensure(8);
+        out.view.setFloat64(out.pos, v, true);
+        out.pos += 8;
+      };
     case 'Int64':
       return (out, v) => {
-        if (typeof v === 'string' && INT64_TEXT.test(v)) {
-          // Offsets arrive as decimal text, the same one for every row of a batch.
-          out.bytes(memo.int64(v));
-          return;
+        // Offsets arrive as decimal text, a different one for (nearly) every row; beyond 15 digits, BigInt.
+        const n = typeof v === 'string' ? shortDecimal(v) : Number.NaN;
+        if (!Number.isNaN(n)) out.int64(n);
+        else if (typeof v === 'number' && Number.isSafeInteger(v)) out.int64(v);
+        else if (typeof v === 'bigint' || (typeof v === 'string' && INT64_TEXT.test(v))) {
+          out.ensure(8);
+          out.pos = out.buf.writeBigInt64LE(BigInt(v), out.pos);
+        } else throw typeError(c, v);
+      };
+    case 'String': {
+      let last: unknown = NONE;
+      let bytes: Uint8Array = new Uint8Array(0);
+      return (out, v) => {
+        if (v !== last) {
+          if (typeof v !== 'string') throw typeError(c, v);
+          bytes = memo.string(v);
+          last = v;
         }
-        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw typeError(c, v);
-        out.ensure(8);
-        out.pos = out.buf.writeBigInt64LE(typeof v === 'bigint' ? v : BigInt(v as number), out.pos);
+        out.bytes(bytes);
       };
-    case 'String':
+    }
+    case 'DateTime': {
+      let last: unknown = NONE;
+      let seconds = 0;
       return (out, v) => {
-        if (typeof v !== 'string') throw typeError(c, v);
-        out.bytes(memo.string(v));
+        if (v !== last) {
+          if (typeof v !== 'string') throw typeError(c, v);
+          seconds = Math.floor(memo.instant(v) / 1000);
+          last = v;
+        }
+        out.uint32(seconds);
       };
-    case 'DateTime':
+    }
+    case 'DateTime64(3)': {
+      let last: unknown = NONE;
+      let ms = 0;
       return (out, v) => {
-        if (typeof v !== 'string') throw typeError(c, v);
-        out.ensure(4);
-        out.pos = out.buf.writeUInt32LE(Math.floor(memo.instant(v) / 1000), out.pos);
+        if (v !== last) {
+          if (typeof v !== 'string') throw typeError(c, v);
+          ms = memo.instant(v); // a whole number of ms, within ±8.64e15: a safe integer
+          last = v;
+        }
+        out.int64(ms);
       };
-    case 'DateTime64(3)':
-      return (out, v) => {
-        if (typeof v !== 'string') throw typeError(c, v);
-        out.ensure(8);
-        out.pos = out.buf.writeBigInt64LE(BigInt(memo.instant(v)), out.pos);
-      };
+    }
     case 'Array(Float64)':
       return (out, v) => {
-        if (v instanceof Float64Array && LITTLE_ENDIAN) {
-          // The array's own bytes are the column's (IEEE 754, little-endian here): one copy, not a write
-          // per element.
-          out.varUInt(v.length);
-          out.bytes(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+        if (v instanceof Float64Array) {
+          // A feature row's own array, element by element: a byte view of it would be an allocation per row.
+          // Loads and DataView stores keep every bit, NaN payloads included.
+          const n = v.length;
+          out.varUInt(n);
+          out.ensure(8 * n);
+          const view = out.view;
+          let pos = out.pos;
+          for (let i = 0; i < n; i++, pos += 8) view.setFloat64(pos, v[i] as number, true);
+          out.pos = pos;
           return;
         }
-        if (!Array.isArray(v) && !(v instanceof Float64Array || v instanceof Float32Array))
-          throw typeError(c, v);
+        if (!Array.isArray(v) && !(v instanceof Float32Array)) throw typeError(c, v);
         const a = v as ArrayLike<number>;
-        out.varUInt(a.length);
-        out.ensure(8 * a.length);
-        for (let i = 0; i < a.length; i++) out.pos = out.buf.writeDoubleLE(a[i] as number, out.pos);
+        const n = a.length;
+        out.varUInt(n);
+        out.ensure(8 * n);
+        const view = out.view;
+        let pos = out.pos;
+        // An element that is not a number is converted as writeDoubleLE did (`+`): unchecked, as before.
+        for (let i = 0; i < n; i++, pos += 8) view.setFloat64(pos, a[i] as number, true);
+        out.pos = pos;
       };
     case 'Array(String)':
       return (out, v) => {
@@ -209,7 +292,6 @@ export function encodeRowBinary<R>(rows: readonly R[], format: RowBinaryFormat<R
   const memo: Memos = {
     instant: stringMemo(parseInstant),
     string: stringMemo(encodeString, 1_000),
-    int64: stringMemo((s) => encodeInt64(BigInt(s)), 1_000),
   };
   const columns = format.columns as readonly RowBinaryColumn<unknown>[];
   const values = columns.map((c) => c.value);
@@ -234,54 +316,64 @@ export function insertColumns(format: RowBinaryFormat<unknown>): string {
   return format.columns.map((c) => c.name).join(', ');
 }
 
-function col<R>(name: keyof R & string, type: RowBinaryType): RowBinaryColumn<R> {
-  return { name, type, value: (r: R) => r[name] };
+/**
+ * Column maker for rows of `R`: `c('machine_id', 'UInt32', (r) => r.machine_id)`. The hot formats below
+ * write each accessor out: one `(r) => r[name]` shared by every column made its one property load see
+ * every name (megamorphic, the costliest step of encoding a row). `value` must return the type of field
+ * `name`; the unit tests check that each reads its own field.
+ */
+function columnsOf<R>() {
+  return <K extends keyof R & string>(
+    name: K,
+    type: RowBinaryType,
+    value: (row: R) => R[K],
+  ): RowBinaryColumn<R> => ({ name, type, value });
 }
 
 const instantType = (caps: ModernTypes): RowBinaryType => (caps.modernTypes ? 'DateTime64(3)' : 'DateTime');
 
 /** `predictions` as migrations 1 and 6 create it. */
 export function predictionsFormat(caps: ModernTypes): RowBinaryFormat<PredictionRow> {
-  const c = (name: keyof PredictionRow, type: RowBinaryType) => col<PredictionRow>(name, type);
+  const c = columnsOf<PredictionRow>();
   return {
     columns: [
-      c('machine_id', 'UInt32'),
-      c('bucket_ts', 'DateTime'),
-      c('p_none', 'Float32'),
-      c('p_comp1', 'Float32'),
-      c('p_comp2', 'Float32'),
-      c('p_comp3', 'Float32'),
-      c('p_comp4', 'Float32'),
-      c('predicted_class', 'String'),
-      c('predicted_index', 'UInt8'),
-      c('alert', 'UInt8'),
-      c('alert_class', 'String'),
-      c('alert_components', 'Array(String)'),
-      c('warming_up', 'UInt8'),
-      c('model_version', 'String'),
-      c('spec_hash', 'String'),
-      c('scored_at', instantType(caps)),
-      c('source_topic', 'String'),
-      c('source_partition', 'Int32'),
-      c('source_offset', 'Int64'),
-      c('engine_version', 'String'),
+      c('machine_id', 'UInt32', (r) => r.machine_id),
+      c('bucket_ts', 'DateTime', (r) => r.bucket_ts),
+      c('p_none', 'Float32', (r) => r.p_none),
+      c('p_comp1', 'Float32', (r) => r.p_comp1),
+      c('p_comp2', 'Float32', (r) => r.p_comp2),
+      c('p_comp3', 'Float32', (r) => r.p_comp3),
+      c('p_comp4', 'Float32', (r) => r.p_comp4),
+      c('predicted_class', 'String', (r) => r.predicted_class),
+      c('predicted_index', 'UInt8', (r) => r.predicted_index),
+      c('alert', 'UInt8', (r) => r.alert),
+      c('alert_class', 'String', (r) => r.alert_class),
+      c('alert_components', 'Array(String)', (r) => r.alert_components),
+      c('warming_up', 'UInt8', (r) => r.warming_up),
+      c('model_version', 'String', (r) => r.model_version),
+      c('spec_hash', 'String', (r) => r.spec_hash),
+      c('scored_at', instantType(caps), (r) => r.scored_at),
+      c('source_topic', 'String', (r) => r.source_topic),
+      c('source_partition', 'Int32', (r) => r.source_partition),
+      c('source_offset', 'Int64', (r) => r.source_offset),
+      c('engine_version', 'String', (r) => r.engine_version),
     ],
   };
 }
 
 /** `feature_vectors` as migration 2 creates it. */
 export function featureVectorsFormat(caps: ModernTypes): RowBinaryFormat<FeatureVectorRow> {
-  const c = (name: keyof FeatureVectorRow, type: RowBinaryType) => col<FeatureVectorRow>(name, type);
+  const c = columnsOf<FeatureVectorRow>();
   return {
     columns: [
-      c('machine_id', 'UInt32'),
-      c('bucket_ts', 'DateTime'),
-      c('spec_hash', 'String'),
-      c('feature_set', 'String'),
-      c('features', 'Array(Float64)'),
-      c('model_version', 'String'),
-      c('scored_at', instantType(caps)),
-      c('engine_version', 'String'),
+      c('machine_id', 'UInt32', (r) => r.machine_id),
+      c('bucket_ts', 'DateTime', (r) => r.bucket_ts),
+      c('spec_hash', 'String', (r) => r.spec_hash),
+      c('feature_set', 'String', (r) => r.feature_set),
+      c('features', 'Array(Float64)', (r) => r.features),
+      c('model_version', 'String', (r) => r.model_version),
+      c('scored_at', instantType(caps), (r) => r.scored_at),
+      c('engine_version', 'String', (r) => r.engine_version),
     ],
   };
 }
