@@ -183,6 +183,8 @@ export function createColumnReader(
           let n = 0;
           let scale = 1;
           let done = false;
+          // The zigzag sign is the first byte's low bit: no `n % 2` (a floating-point modulo past int32).
+          const negative = pos < end && ((buf[pos] as number) & 1) === 1;
           for (let k = 0; k < 7 && pos < end; k++) {
             const b = buf[pos++] as number;
             n += (b & 0x7f) * scale;
@@ -193,7 +195,7 @@ export function createColumnReader(
             scale *= 128;
           }
           if (!done) return false;
-          v = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+          v = negative ? -(n + 1) / 2 : n / 2;
         } else if (read === 'double') {
           if (pos + 8 > end) return false;
           v = buf.readDoubleLE(pos);
