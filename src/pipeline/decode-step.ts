@@ -74,9 +74,10 @@ export function emptyLocatedMessages(): LocatedMessages {
 /** Drops the references {@link prepareSchemas} kept for a batch that will not be decoded. */
 export function forgetLocated(located: LocatedMessages): void {
   located.batch = undefined;
-  // Not holding on to fetch responses until the next batch.
-  located.keys.length = 0;
-  located.values.length = 0;
+  // Not holding on to fetch responses until the next batch. The arrays keep their size (no new arrays for
+  // every batch): the next batch of that size or less fits.
+  located.keys.fill(null);
+  located.values.fill(null);
 }
 
 /** Records a dead letter and counts its reason (one place for every stage's rejections). */
@@ -99,6 +100,8 @@ export async function prepareSchemas(
   // The frame ids read in place: no view of a value is made.
   const ids = new Set<number>();
   const { messages } = batch;
+  // A batch whose decode never came (the session ended while it waited): its bytes go now.
+  if (located.batch !== undefined) forgetLocated(located);
   if (located.at.length < 4 * messages.length) located.at = new Int32Array(4 * messages.length);
   const { keys, values, at } = located;
   for (let i = 0; i < messages.length; i++) {
@@ -113,8 +116,6 @@ export async function prepareSchemas(
     if (v !== null && bytes.valueEnd - bytes.valueAt >= FRAME_HEADER_BYTES && v[bytes.valueAt] === MAGIC_BYTE)
       ids.add(v.readUInt32BE(bytes.valueAt + 1));
   }
-  keys.length = messages.length;
-  values.length = messages.length;
   located.batch = batch;
   bytes.key = null;
   bytes.value = null;
