@@ -19,6 +19,7 @@ import {
 } from '../../../src/sink/index.js';
 import { LEGACY_CAPS, MODERN_CAPS } from './fake-connection.js';
 import { mulberry32 } from '../prng.js';
+import { leb128 } from './leb128.js';
 
 /** RowBinary of `rows`, one Buffer method call per value: slow and plain. */
 function reference<R>(rows: readonly R[], format: RowBinaryFormat<R>): Buffer {
@@ -29,13 +30,7 @@ function reference<R>(rows: readonly R[], format: RowBinaryFormat<R>): Buffer {
     parts.push(b);
   };
   const varUInt = (n: number) => {
-    const bytes: number[] = [];
-    let x = n;
-    do {
-      bytes.push((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
-      x = Math.floor(x / 128);
-    } while (x > 0);
-    parts.push(Buffer.from(bytes));
+    parts.push(leb128(n));
   };
   const string = (s: string) => {
     const b = Buffer.from(s, 'utf8');

@@ -23,6 +23,7 @@ import {
 import { insertColumns } from '../../../src/sink/row-binary.js';
 import { LEGACY_CAPS, MODERN_CAPS } from './fake-connection.js';
 import { mulberry32 } from '../prng.js';
+import { leb128 } from './leb128.js';
 
 /** Hex of one value encoded as a one-column row. */
 function hex(type: RowBinaryType, v: unknown): string {
@@ -33,16 +34,8 @@ function one(type: RowBinaryType, name = 'x'): RowBinaryFormat<{ v: unknown }> {
   return { columns: [{ name, type, value: (r) => r.v }] };
 }
 
-/** LEB128 of `n`, written out by hand for the expectations below. */
-const leb = (n: number): string => {
-  const bytes: number[] = [];
-  let x = n;
-  do {
-    bytes.push((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
-    x = Math.floor(x / 128);
-  } while (x > 0);
-  return Buffer.from(bytes).toString('hex');
-};
+/** LEB128 of `n` as hex, for the expectations below. */
+const leb = (n: number): string => leb128(n).toString('hex');
 
 describe('encodeRowBinary: one value of each type, byte for byte', () => {
   it('UInt8, UInt32, Int32: little-endian, two’s complement', () => {
