@@ -15,7 +15,10 @@ export interface SortedRecords {
   readonly minCapacity: number;
   /** Most records in use since the last {@link dropFront} that dropped any. */
   peak: number;
-  /** The peaks of the cycles before (the last one, or half the one before if larger): what to keep room for. */
+  /**
+   * What to keep room for: a decaying maximum of the cycles' peaks (each drop keeps the larger of the
+   * cycle's peak and half the previous value), so that a burst's size is forgotten over a few cycles.
+   */
   recentPeak: number;
   /** Running total shared by all buffers of one engine, so that stats() is O(1). */
   readonly account: ByteAccount;

@@ -71,7 +71,7 @@ export function emptyLocatedMessages(): LocatedMessages {
   return { batch: undefined, keys: [], values: [], at: new Int32Array(0) };
 }
 
-/** Drops the references {@link prepareSchemas} kept for a batch that will not be decoded. */
+/** Drops the references {@link prepareSchemas} kept for a batch: after its decode, or when it will not be decoded. */
 export function forgetLocated(located: LocatedMessages): void {
   located.batch = undefined;
   // Not holding on to fetch responses until the next batch. The arrays keep their size (no new arrays for
@@ -119,16 +119,25 @@ export async function prepareSchemas(
   located.batch = batch;
   bytes.key = null;
   bytes.value = null;
-  await whileHeartbeating(
-    control,
-    withRetry(() => decoder.prepareIds(ids), {
-      onRetry: (err, attempt, delayMs) => {
-        metrics.registryErrors.inc();
-        metrics.paused.set({ cause: 'registry' }, 1);
-        log.warn({ attempt, delayMs, err: errorMessage(err) }, 'schema registry unavailable; holding batch');
-      },
-    }),
-  );
+  try {
+    await whileHeartbeating(
+      control,
+      withRetry(() => decoder.prepareIds(ids), {
+        onRetry: (err, attempt, delayMs) => {
+          metrics.registryErrors.inc();
+          metrics.paused.set({ cause: 'registry' }, 1);
+          log.warn(
+            { attempt, delayMs, err: errorMessage(err) },
+            'schema registry unavailable; holding batch',
+          );
+        },
+      }),
+    );
+  } catch (err) {
+    // The batch will not be decoded: its bytes are not kept until the next batch comes (if one does).
+    forgetLocated(located);
+    throw err;
+  }
   metrics.paused.set({ cause: 'registry' }, 0);
 }
 

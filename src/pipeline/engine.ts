@@ -412,7 +412,12 @@ export function createEngine(deps: EngineDeps): Engine {
     const gen = generation;
     await prepareSchemas(decodeDeps, control, batch);
     // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
-    await whileHeartbeating(control, flow.room());
+    try {
+      await whileHeartbeating(control, flow.room());
+    } catch (err) {
+      forgetLocated(decodeDeps.located);
+      throw err;
+    }
     const task = tasks.get(batch.partition);
     if (gen !== generation || task === undefined) {
       forgetLocated(decodeDeps.located);

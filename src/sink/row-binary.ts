@@ -205,7 +205,8 @@ function columnWriter(c: RowBinaryColumn<unknown>, memo: Memos): Write {
       };
     case 'Int64':
       return (out, v) => {
-        // Offsets arrive as decimal text, a different one for (nearly) every row; beyond 15 digits, BigInt.
+        // Offsets arrive as decimal text (one per batch, repeated by its rows): parsed by hand; beyond 15
+        // digits, BigInt.
         const n = typeof v === 'string' ? shortDecimal(v) : Number.NaN;
         if (!Number.isNaN(n)) out.int64(n);
         else if (typeof v === 'number' && Number.isSafeInteger(v)) out.int64(v);

@@ -169,6 +169,19 @@ describe('decode step: messages located once per batch', () => {
     expect(secondAgain.messageIndex.length + secondAgain.deadLetters.length).toBe(30);
   });
 
+  it('keeps nothing of a batch whose registry step fails', async () => {
+    const d = deps();
+    const failing: DecodeStepDeps = {
+      ...d,
+      decoder: { ...d.decoder, prepareIds: () => Promise.reject(new Error('registry refused')) },
+    };
+    await expect(prepareSchemas(failing, control, fetchedBatch(0, 10, { locate: 0 }))).rejects.toThrow(
+      'registry refused',
+    );
+    expect(d.located.batch).toBeUndefined();
+    expect([...d.located.keys, ...d.located.values].every((b) => b === null)).toBe(true);
+  });
+
   it('forgetLocated drops the buffers of a batch that will not be decoded', async () => {
     const d = deps();
     await prepareSchemas(d, control, fetchedBatch(0, 10, { locate: 0 }));
