@@ -40,6 +40,7 @@ import {
   emptyLocatedMessages,
   forgetLocated,
   prepareSchemas,
+  type DecodedBatch,
   type InputKind,
 } from './decode-step.js';
 import { applyEvents, telemetryBounds } from './feature-step.js';
@@ -410,23 +411,21 @@ export function createEngine(deps: EngineDeps): Engine {
     metrics.batchSize.observe({ topic: batch.topic }, batch.messages.length);
 
     const gen = generation;
-    await prepareSchemas(decodeDeps, control, batch);
-    // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
-    try {
-      await whileHeartbeating(control, flow.room());
-    } catch (err) {
-      forgetLocated(decodeDeps.located);
-      throw err;
-    }
-    const task = tasks.get(batch.partition);
-    if (gen !== generation || task === undefined) {
-      forgetLocated(decodeDeps.located);
-      return NOT_TAKEN;
-    }
-
-    // From here to the push: synchronous, so no other step sees this partition's state half-applied.
     const deadLetters: DeadLetter[] = [];
-    const decoded = decodeBatch(decodeDeps, kind, batch, deadLetters);
+    let task: PartitionTask | undefined;
+    let decoded: DecodedBatch;
+    // Whatever ends this stretch (decoded, not taken, or failed), the bytes prepareSchemas located go.
+    try {
+      await prepareSchemas(decodeDeps, control, batch);
+      // Backpressure: a batch is taken only while the flow has room (writes slower than fetching).
+      await whileHeartbeating(control, flow.room());
+      task = tasks.get(batch.partition);
+      if (gen !== generation || task === undefined) return NOT_TAKEN;
+      // From here to the push: synchronous, so no other step sees this partition's state half-applied.
+      decoded = decodeBatch(decodeDeps, kind, batch, deadLetters);
+    } finally {
+      forgetLocated(decodeDeps.located);
+    }
     const rejected = applyEvents(task.features, metrics, batch, decoded, deadLetters);
     const lastOffset = BigInt(last.offset);
     nextOffset.set(key, lastOffset + 1n);
