@@ -158,6 +158,24 @@ interface Memos {
 }
 
 /**
+ * What `compute` gives for a string column's value, remembered for the column's last value before the
+ * call's memo is asked: a write group repeats the same model version, spec hash, topic and `scored_at` row
+ * after row. Anything but a string fails as the server would.
+ */
+function lastValue<T>(c: RowBinaryColumn<unknown>, compute: (s: string) => T): (v: unknown) => T {
+  let last: unknown = NONE;
+  let value: T | undefined;
+  return (v) => {
+    if (v !== last) {
+      if (typeof v !== 'string') throw typeError(c, v);
+      value = compute(v);
+      last = v;
+    }
+    return value as T;
+  };
+}
+
+/**
  * The writer of one column's type.
  *
  * One function literal per type, each calling its own Buffer or DataView method: a shared writer taking
@@ -216,39 +234,22 @@ function columnWriter(c: RowBinaryColumn<unknown>, memo: Memos): Write {
         } else throw typeError(c, v);
       };
     case 'String': {
-      let last: unknown = NONE;
-      let bytes: Uint8Array = new Uint8Array(0);
+      const bytes = lastValue(c, memo.string);
       return (out, v) => {
-        if (v !== last) {
-          if (typeof v !== 'string') throw typeError(c, v);
-          bytes = memo.string(v);
-          last = v;
-        }
-        out.bytes(bytes);
+        out.bytes(bytes(v));
       };
     }
     case 'DateTime': {
-      let last: unknown = NONE;
-      let seconds = 0;
+      const seconds = lastValue(c, (s) => Math.floor(memo.instant(s) / 1000));
       return (out, v) => {
-        if (v !== last) {
-          if (typeof v !== 'string') throw typeError(c, v);
-          seconds = Math.floor(memo.instant(v) / 1000);
-          last = v;
-        }
-        out.uint32(seconds);
+        out.uint32(seconds(v));
       };
     }
     case 'DateTime64(3)': {
-      let last: unknown = NONE;
-      let ms = 0;
+      // A whole number of ms, within ±8.64e15: a safe integer.
+      const ms = lastValue(c, memo.instant);
       return (out, v) => {
-        if (v !== last) {
-          if (typeof v !== 'string') throw typeError(c, v);
-          ms = memo.instant(v); // a whole number of ms, within ±8.64e15: a safe integer
-          last = v;
-        }
-        out.int64(ms);
+        out.int64(ms(v));
       };
     }
     case 'Array(Float64)':
