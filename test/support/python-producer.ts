@@ -63,6 +63,11 @@ export interface PyProduceOptions {
   readonly topicPartitioners?: Readonly<Record<string, string>>;
   /** librdkafka `compression.type` (gzip, snappy, lz4, zstd). @default none */
   readonly compression?: string;
+  /**
+   * produce.py is killed and the call rejects, naming the last step it reported, when it has not finished
+   * by then (a hang must fail the test with a reason, not run into the test's own timeout). @default 120000
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface PyDelivery {
@@ -88,10 +93,31 @@ export function producePython(
     const p = spawn(python, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    }, timeoutMs);
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     p.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        const steps = err.split('\n').filter((l) => l.startsWith('step: '));
+        reject(
+          new Error(
+            `produce.py did not finish within ${timeoutMs} ms (${messages.length} messages); killed after its ` +
+              `last step: ${steps.at(-1)?.slice('step: '.length) ?? 'none reported (stuck before its producers were ready)'}\n` +
+              err.slice(-4000),
+          ),
+        );
+        return;
+      }
       if (code !== 0) {
         reject(new Error(`produce.py exited ${code}:\n${err.slice(-4000)}`));
         return;

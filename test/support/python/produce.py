@@ -17,6 +17,8 @@ Reads JSON lines from stdin, one message each, and produces them in that order:
 
 Writes one JSON line per message to stdout when all are acknowledged, in input order:
 {"i": <input line index>, "topic": ..., "partition": ..., "offset": ...}. Exits non-zero on any failure.
+Progress goes to stderr, one line per step ("step: ..."), so that a caller that gives up on a hung run
+can say which step it hung in.
 """
 
 import argparse
@@ -27,6 +29,10 @@ from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+
+
+def step(text: str) -> None:
+    print(f"step: {text}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -69,6 +75,7 @@ def main() -> int:
         topic, name = entry.split("=", 1)
         per_topic[topic] = Producer(producer_conf(name))
 
+    step("serializers and producers ready")
     results = []
     failures = []
 
@@ -84,6 +91,7 @@ def main() -> int:
         return report
 
     producers = [default_producer, *per_topic.values()]
+    produced = 0
     for index, line in enumerate(sys.stdin):
         line = line.strip()
         if not line:
@@ -111,11 +119,16 @@ def main() -> int:
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
+        produced += 1
+        if produced == 1 or produced % 10000 == 0:
+            step(f"produced {produced}")
 
+    step(f"produced {produced}; flushing")
     for p in producers:
         remaining = p.flush(60)
         if remaining > 0:
             failures.append(f"{remaining} messages not delivered within 60 s")
+    step(f"flushed: {len(results)} acknowledged, {len(failures)} failures")
     if failures:
         for f in failures[:20]:
             print(f, file=sys.stderr)
