@@ -51,8 +51,12 @@ export const ENV_SCHEMA = z.object({
    * waits for the fetch in flight; new records are returned at once whatever this is.
    */
   PDM_KAFKA_FETCH_MAX_WAIT_MS: z.coerce.number().int().min(10).max(30_000).default(100),
-  /** Most bytes one fetch returns per partition (a batch is at most this big). */
-  PDM_KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce.number().int().min(65_536).default(1_048_576),
+  /**
+   * Most bytes one fetch returns per partition (a batch is at most this big). 512 KiB since 2026-12-01
+   * (was 1 MiB): a year's backfill peaked about 45 MB lower at a few per cent fewer events/s (README,
+   * Benchmarks: memory of a backfill).
+   */
+  PDM_KAFKA_FETCH_MAX_BYTES_PER_PARTITION: z.coerce.number().int().min(65_536).default(524_288),
   /**
    * Batches taken from Kafka and not yet acknowledged by ClickHouse: fetching pauses at this many (or at
    * PDM_PIPELINE_MAX_IN_FLIGHT_ROWS), so slow writes hold memory bounded.
