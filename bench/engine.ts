@@ -153,6 +153,16 @@ const stageTotals = () =>
     ),
   );
 const stagesBefore = new Map(await stageTotals());
+type Totals = { sum: number; count: number };
+/** Per stage: observations between `before` (absent: the start) and `after`, and their mean in ms. */
+const stageMeans = (after: Iterable<readonly [string, Totals]>, before?: ReadonlyMap<string, Totals>) =>
+  Object.fromEntries(
+    [...after].map(([stage, a]) => {
+      const b = before?.get(stage) ?? { sum: 0, count: 0 };
+      const count = a.count - b.count;
+      return [stage, { meanMs: count > 0 ? Math.round(((a.sum - b.sum) / count) * 1000) : null, count }];
+    }),
+  );
 let ts = endMs;
 for (let r = 0; r < rounds; r++) {
   // Rounds start on a bucket instant: the first bucket they can close is the one at their start.
@@ -182,14 +192,7 @@ for (let r = 0; r < rounds; r++) {
 }
 await producer.disconnect();
 /** Mean milliseconds per observation during the live rounds, and how many there were. */
-const liveStages = Object.fromEntries(
-  (await stageTotals()).map(([stage, after]) => {
-    const before = stagesBefore.get(stage) ?? { sum: 0, count: 0 };
-    const count = after.count - before.count;
-    const meanMs = count > 0 ? Math.round(((after.sum - before.sum) / count) * 1000) : null;
-    return [stage, { meanMs, count }] as const;
-  }),
-);
+const liveStages = stageMeans(await stageTotals(), stagesBefore);
 // Idle shutdown: the engine is caught up and waiting for records.
 await sleep(1_000);
 const stopStarted = performance.now();
@@ -220,12 +223,7 @@ printJson({
     ratioToConsume: Number((eventsPerSecond / best('consume-')).toFixed(3)),
     ratioToConsumeDecode: Number((eventsPerSecond / best('consume+decode')).toFixed(3)),
     // The same histograms as the live rounds' engineStages, over the backlog (count = ONNX runs, inserts).
-    engineStages: Object.fromEntries(
-      [...stagesBefore].map(([stage, t]) => [
-        stage,
-        { meanMs: t.count > 0 ? Math.round((t.sum / t.count) * 1000) : null, count: t.count },
-      ]),
-    ),
+    engineStages: stageMeans(stagesBefore),
   },
   shutdownWhenIdleSeconds: Number(shutdownSeconds.toFixed(2)),
   live: {
