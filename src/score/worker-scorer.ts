@@ -73,7 +73,11 @@ export function createWorkerScorer(options: WorkerScorerOptions): Promise<Scorer
       failure ??= err;
       for (const p of pending.values()) p.reject(err);
       pending.clear();
-      if (!ready) rejectReady(err);
+      if (ready) return;
+      rejectReady(err);
+      // Nobody holds a scorer to close: its worker, alive with no session, would keep the process running
+      // (`pdm-stream run` with a corrupt model.onnx printed the error and never exited).
+      void worker.terminate();
     };
 
     worker.on('message', (msg: WorkerResponse) => {

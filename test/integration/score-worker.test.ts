@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -147,10 +148,11 @@ describe('worker scorer', () => {
 });
 
 describe('pdm-stream score (CLI)', () => {
-  const cli = (args: string[]) =>
+  const cli = (args: string[], options: { timeout?: number } = {}) =>
     exec(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'score', ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'silent' },
+      ...options,
     });
 
   it('scores a feature file into the documented CSV, same numbers as Python onnxruntime', async () => {
@@ -184,6 +186,30 @@ describe('pdm-stream score (CLI)', () => {
       expect(cells[11]).toBe('0');
     });
     expect(stderr).toMatch(/alerting rows \d+ \(comp1 \d+, comp2 \d+, comp3 \d+, comp4 \d+\); warming up 0/);
+  });
+
+  it('exits with code 2 when onnxruntime cannot parse model.onnx (its worker thread used to keep it alive)', async () => {
+    const bad = path.join(tmp, 'unparseable-model');
+    await cp(DEFAULT_PACKAGE, bad, { recursive: true });
+    const garbage = Buffer.alloc(5000, 7);
+    await writeFile(path.join(bad, 'model.onnx'), garbage);
+    const meta = JSON.parse(await readFile(path.join(bad, 'model.json'), 'utf8')) as {
+      onnx: { sha256: string };
+    };
+    // The package checks pass (the digest is the file's): onnxruntime is the first to refuse it.
+    meta.onnx.sha256 = createHash('sha256').update(garbage).digest('hex');
+    await writeFile(path.join(bad, 'model.json'), JSON.stringify(meta));
+    const startedAt = Date.now();
+    const err = (await cli(['--csv', 'unused.csv', '--model', bad, '--out', path.join(tmp, 'y.csv')], {
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code: number | null; killed: boolean; stderr: string } | undefined;
+    // Before the fix the process printed the error and then never exited: killed by the timeout.
+    expect(err?.killed, `still running after ${Date.now() - startedAt} ms`).toBe(false);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr).toContain('cannot open ONNX model');
   });
 
   it('refuses a package of another feature spec with exit code 2 and says what differs', async () => {
