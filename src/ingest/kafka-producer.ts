@@ -72,7 +72,14 @@ export function createKafkaProducer(options: KafkaProducerOptions): MessageProdu
     retry: { retries: options.retries ?? 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
   let connected: Promise<void> | undefined;
+  let closed = false;
   const connect = () => {
+    // A connect after close (an alerts setup still in flight when the engine stopped) would leave a
+    // connection nobody closes, and the process would not exit.
+    if (closed)
+      return Promise.reject(
+        new PdmError('Kafka producer is closed', { code: 'PRODUCER_CLOSED', stage: 'ingest' }),
+      );
     connected ??= producer.connect().catch((err: unknown) => {
       connected = undefined;
       throw producerError(err, brokers);
@@ -96,6 +103,7 @@ export function createKafkaProducer(options: KafkaProducerOptions): MessageProdu
       }
     },
     async close() {
+      closed = true;
       if (connected === undefined) return;
       // A connect that failed left nothing open: only a connected producer is disconnected.
       const open = await connected.then(

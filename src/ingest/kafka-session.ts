@@ -195,11 +195,26 @@ export function openSession(ctx: SessionContext, handlers: RecordSourceHandlers)
         });
     });
   };
+  /**
+   * A stop (or a failure) while the consumer was still connecting: its disconnect ran before the
+   * connection existed, so the connection is closed here instead of joining the group. Without this a
+   * stop during the start (the engine failing to open its model) left a consumer connected and the
+   * process never exited.
+   */
+  const endedWhileStarting = async (): Promise<boolean> => {
+    if (s.end === undefined && !ctx.isStopping()) return false;
+    await consumer.disconnect().catch((err: unknown) => {
+      log.debug({ err: errorMessage(err) }, 'Kafka consumer disconnect after a stop during its start');
+    });
+    return true;
+  };
   (async () => {
     await consumer.connect();
+    if (await endedWhileStarting()) return;
     for (const topic of ctx.topics) {
       await consumer.subscribe({ topic, fromBeginning: ctx.fromBeginning });
     }
+    if (await endedWhileStarting()) return;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -240,6 +255,7 @@ export function openSession(ctx: SessionContext, handlers: RecordSourceHandlers)
         commitWhenAcked(at, outcome.acked);
       },
     });
+    await endedWhileStarting();
   })().catch((err: unknown) => {
     fail(err, 'Kafka consumer could not start');
   });
