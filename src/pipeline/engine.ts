@@ -57,6 +57,7 @@ import {
   type RestorePlan,
 } from './restore.js';
 import type { RiskAlerts } from './risk-alerts.js';
+import { createLateSideWarning } from './late-side-warning.js';
 import { createLogArrival, sighting, type LogSighting } from './log-arrival.js';
 import { createSideEndsReader, type SideEndOffsets } from './side-ends.js';
 import { createSideFirst } from './side-first.js';
@@ -155,6 +156,7 @@ export function createEngine(deps: EngineDeps): Engine {
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
   const telemetryArrival = createLogArrival();
+  const lateSide = createLateSideWarning({ log, sideGraceMs: config.kafka.sideGraceMs });
   /**
    * The early sighting, once read, until the first restore uses it (never awaited: a restore that comes
    * first does without it). Later restores read the log again themselves: a sighting is a fact about an
@@ -427,6 +429,7 @@ export function createEngine(deps: EngineDeps): Engine {
       forgetLocated(decodeDeps.located);
     }
     const rejected = applyEvents(task.features, metrics, batch, decoded, deadLetters);
+    if (kind === 'errors' || kind === 'maintenance') lateSide.record(kind, deadLetters);
     const lastOffset = BigInt(last.offset);
     nextOffset.set(key, lastOffset + 1n);
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };

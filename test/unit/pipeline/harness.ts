@@ -18,7 +18,7 @@ import {
   type RowScorer,
 } from '../../../src/pipeline/index.js';
 import { TransientError, type DeadLetterReason } from '../../../src/shared/errors.js';
-import { silentLogger } from '../../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../../src/shared/logger.js';
 import { createEngineMetrics, type EngineMetrics } from '../../../src/shared/metrics.js';
 import type { MessageBytes } from '../../../src/shared/message-bytes.js';
 import type { RecordByKind, RecordKind, TelemetryColumns } from '../../../src/shared/records.js';
@@ -178,6 +178,7 @@ export function createTestEngine(
     config?: Config;
     partitions?: number;
     earlyTelemetryEnds?: EngineDeps['earlyTelemetryEnds'];
+    log?: Logger;
   } = {},
 ): TestEngine {
   const config = options.config ?? testConfig();
@@ -195,7 +196,7 @@ export function createTestEngine(
   const decoder = createTestDecoder();
   const engine = createEngine({
     config,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     metrics,
     source,
     decoder,
