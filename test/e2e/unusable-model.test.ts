@@ -6,28 +6,16 @@
  * and commit no telemetry offset (nothing of it was scored). Before the worker fix the process printed
  * the error and never exited.
  */
-import { createHash } from 'node:crypto';
-import { cp, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createKafkaClient } from '../../src/ingest/index.js';
 import { quoteIdent } from '../../src/sink/index.js';
+import { unparseableModelPackage } from '../support/unparseable-model.js';
 import { cli, startEngineProcess, useE2eRun } from './support.js';
 
 const DEFAULT_PACKAGE = resolve(import.meta.dirname, '../../models/pdm-default/1');
 const run = useE2eRun();
-
-async function unparseablePackage(dir: string): Promise<string> {
-  const pkg = join(dir, 'unparseable-model');
-  await cp(DEFAULT_PACKAGE, pkg, { recursive: true });
-  const garbage = Buffer.alloc(5000, 7);
-  await writeFile(join(pkg, 'model.onnx'), garbage);
-  const meta = JSON.parse(await readFile(join(pkg, 'model.json'), 'utf8')) as { onnx: { sha256: string } };
-  meta.onnx.sha256 = createHash('sha256').update(garbage).digest('hex');
-  await writeFile(join(pkg, 'model.json'), JSON.stringify(meta));
-  return pkg;
-}
 
 describe('engine with a model onnxruntime cannot open', () => {
   it('exits with code 2 by itself, having written no prediction and committed no telemetry', async () => {
@@ -36,7 +24,10 @@ describe('engine with a model onnxruntime cannot open', () => {
       ['simulate', '--machines', '4', '--days', '3', '--seed', '5', '--start', '2026-03-01', '--no-progress'],
       e.env,
     );
-    const engine = startEngineProcess({ ...e.env, PDM_MODEL_DIR: await unparseablePackage(e.tmp) });
+    const engine = startEngineProcess({
+      ...e.env,
+      PDM_MODEL_DIR: await unparseableModelPackage(DEFAULT_PACKAGE, e.tmp),
+    });
     run.engines.push(engine);
     const exit = await Promise.race([engine.exited, sleep(60_000).then(() => 'still running after 60 s')]);
     expect(exit, engine.output().slice(-3000)).toBe(2);

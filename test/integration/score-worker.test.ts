@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import {
   type ModelPackage,
 } from '../../src/score/index.js';
 import { ConfigError } from '../../src/shared/errors.js';
+import { unparseableModelPackage } from '../support/unparseable-model.js';
 import { DEFAULT_PACKAGE, maxAbsDiff, readFixtures } from '../unit/score/package-fixtures.js';
 
 const exec = promisify(execFile);
@@ -189,16 +189,7 @@ describe('pdm-stream score (CLI)', () => {
   });
 
   it('exits with code 2 when onnxruntime cannot parse model.onnx (its worker thread used to keep it alive)', async () => {
-    const bad = path.join(tmp, 'unparseable-model');
-    await cp(DEFAULT_PACKAGE, bad, { recursive: true });
-    const garbage = Buffer.alloc(5000, 7);
-    await writeFile(path.join(bad, 'model.onnx'), garbage);
-    const meta = JSON.parse(await readFile(path.join(bad, 'model.json'), 'utf8')) as {
-      onnx: { sha256: string };
-    };
-    // The package checks pass (the digest is the file's): onnxruntime is the first to refuse it.
-    meta.onnx.sha256 = createHash('sha256').update(garbage).digest('hex');
-    await writeFile(path.join(bad, 'model.json'), JSON.stringify(meta));
+    const bad = await unparseableModelPackage(DEFAULT_PACKAGE, tmp);
     const startedAt = Date.now();
     const err = (await cli(['--csv', 'unused.csv', '--model', bad, '--out', path.join(tmp, 'y.csv')], {
       timeout: 60_000,
