@@ -3,8 +3,8 @@
  * stage, stored in ClickHouse (`risk_alerts`) and published as Avro to `<prefix>alerts`.
  *
  * Delivery. The flow (flow.ts) calls {@link RiskAlerts.publish} for each write group, in order, and writes
- * the group's predictions only after both the insert and the produce (acks from all in-sync replicas,
- * idempotent producer) were acknowledged. A crash before that leaves the group's predictions unwritten and
+ * the group's predictions only after the produce (acks from all in-sync replicas, idempotent producer) and
+ * then the insert were acknowledged. A crash before that leaves the group's predictions unwritten and
  * its Kafka batches uncommitted: the restart re-scores those buckets (restore.ts) and decides the same
  * transitions again. So an alert is never lost, and may be published more than once: every transition has
  * a deterministic id (`<machine>/<component>/<bucket>/<state>`) for consumers to dedupe on, and the table
@@ -197,16 +197,19 @@ export function createRiskAlerts(options: RiskAlertsOptions): RiskAlerts {
         timestampMs: t.bucketMs,
       };
     });
+    // The topic first, then risk_alerts, never both at once: the restore rebuilds the hysteresis from
+    // risk_alerts and does not decide a stored transition again, so one stored but not yet published when
+    // the engine died never reached the topic (seen once in test/e2e/risk-alerts.test.ts: the 54 stored
+    // transitions, fewer on the topic). Published first, a crash before the insert makes the restart
+    // decide and publish it again, which the deterministic ids let consumers drop.
     // Kafka outages are retried here (the batch writer retries ClickHouse itself): a resend may duplicate
-    // messages the broker had already stored, which the deterministic ids let consumers drop.
-    await Promise.all([
-      writer.write(rows),
-      withRetry(() => producer.send(topic, messages), {
-        onRetry: (err, attempt, delayMs) => {
-          log.warn({ attempt, delayMs, topic, err: errorMessage(err) }, 'publishing risk alerts: retrying');
-        },
-      }),
-    ]);
+    // messages the broker had already stored, which the same ids take care of.
+    await withRetry(() => producer.send(topic, messages), {
+      onRetry: (err, attempt, delayMs) => {
+        log.warn({ attempt, delayMs, topic, err: errorMessage(err) }, 'publishing risk alerts: retrying');
+      },
+    });
+    await writer.write(rows);
     for (const { t } of transitions) total.inc({ component: t.component, state: t.state });
     // One info line per delivered group: a backfill publishes thousands of transitions, each already
     // stored in risk_alerts and on the topic; the single transitions are debug lines.
