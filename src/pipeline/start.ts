@@ -393,7 +393,7 @@ function scorerOnceStarted(initialVersion: string, started: Promise<HotSwapScore
     get modelVersion() {
       return live?.modelVersion ?? initialVersion;
     },
-    score: (rows) => (live === undefined ? started.then((s) => s.score(rows)) : live.score(rows)),
+    score: (rows) => started.then((s) => s.score(rows)),
   };
 }
 

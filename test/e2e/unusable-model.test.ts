@@ -1,7 +1,8 @@
 /**
  * A model package that passes the package checks (its digest is its file's) but that onnxruntime cannot
  * parse. `pdm-stream run` starts consuming while the ONNX worker starts (start.ts), so the scorer's
- * failure comes after the source joined the group and read a backlog. The engine must still exit by itself
+ * failure comes after the source was started: while it connects, joins or reads the backlog, depending on
+ * timing (a stop during its connect left the process running before the session fix). The engine must still exit by itself
  * with code 2 (a usage/configuration error a supervisor should not restart into), write no prediction
  * and commit no telemetry offset (nothing of it was scored). Before the worker fix the process printed
  * the error and never exited.
@@ -32,7 +33,8 @@ describe('engine with a model onnxruntime cannot open', () => {
     const exit = await Promise.race([engine.exited, sleep(60_000).then(() => 'still running after 60 s')]);
     expect(exit, engine.output().slice(-3000)).toBe(2);
     expect(engine.output()).toContain('cannot open ONNX model');
-    // The source had started: it joined the group before the scorer failed (the log says so).
+    // The source had been started: this line is logged right before engine.start(), which the start no
+    // longer holds back until the scorer is ready (start.ts).
     expect(engine.output()).toContain('joining the consumer group');
 
     const [{ n }] = (await e.ch.query<{ n: string }>(
