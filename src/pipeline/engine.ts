@@ -478,6 +478,7 @@ export function createEngine(deps: EngineDeps): Engine {
       // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
       sideEnds.close();
       sideFirst.close();
+      lateSide.close();
       await source.stop();
       await flow.drain().catch(() => undefined);
       await Promise.all([

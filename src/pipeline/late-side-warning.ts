@@ -8,7 +8,8 @@
  * (PDM_SIDE_GRACE_MS) while it already sent the telemetry that closes their buckets: a user trial with
  * `linger.ms=2000` made thousands of them at the default grace and none at 5000 ms (README, producer
  * contract item 5). The warning says so once when it starts and then at most once per interval, with the
- * counts since the last one, so a steady stream of late events does not flood the log.
+ * counts since the last one (at the end of the interval, even when no later late event comes), so a steady
+ * stream of late events does not flood the log.
  */
 import type { DeadLetter } from '../dlq/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -18,6 +19,8 @@ export type LateSideKind = 'errors' | 'maintenance';
 export interface LateSideWarning {
   /** The dead letters of one batch of `kind`: its LATE_EVENT ones are counted (none: nothing to say). */
   record(kind: LateSideKind, deadLetters: readonly Pick<DeadLetter, 'reason'>[]): void;
+  /** Drops a pending warning's timer (the engine stopped; the counts are in the metric). */
+  close(): void;
 }
 
 export interface LateSideWarningOptions {
@@ -46,6 +49,25 @@ export function createLateSideWarning(options: LateSideWarningOptions): LateSide
   /** When the counts in `pending` started; undefined when none are pending. */
   let sinceMs: number | undefined;
   let lastWarnedMs = Number.NEGATIVE_INFINITY;
+  /** Warns with what is pending once the interval is over, also when no later late event comes. */
+  let timer: NodeJS.Timeout | undefined;
+  const warn = (t: number) => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (sinceMs === undefined) return;
+    options.log.warn(
+      {
+        lateEvents: pending,
+        sinceMs: t - sinceMs,
+        sideGraceMs: options.sideGraceMs,
+        metric: 'pdm_dead_letters_total{reason="LATE_EVENT"}',
+      },
+      LATE_SIDE_WARNING,
+    );
+    lastWarnedMs = t;
+    pending = { errors: 0, maintenance: 0 };
+    sinceMs = undefined;
+  };
   return {
     record(kind, deadLetters) {
       let count = 0;
@@ -54,19 +76,16 @@ export function createLateSideWarning(options: LateSideWarningOptions): LateSide
       const t = now();
       pending[kind] += count;
       sinceMs ??= t;
-      if (t - lastWarnedMs < intervalMs) return;
-      options.log.warn(
-        {
-          lateEvents: pending,
-          sinceMs: t - sinceMs,
-          sideGraceMs: options.sideGraceMs,
-          metric: 'pdm_dead_letters_total{reason="LATE_EVENT"}',
-        },
-        LATE_SIDE_WARNING,
-      );
-      lastWarnedMs = t;
-      pending = { errors: 0, maintenance: 0 };
-      sinceMs = undefined;
+      const waitMs = lastWarnedMs + intervalMs - t;
+      if (waitMs <= 0) warn(t);
+      else
+        timer ??= setTimeout(() => {
+          warn(now());
+        }, waitMs).unref();
+    },
+    close() {
+      clearTimeout(timer);
+      timer = undefined;
     },
   };
 }

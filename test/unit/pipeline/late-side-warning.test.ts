@@ -2,7 +2,7 @@
  * The warning that names PDM_SIDE_GRACE_MS when errors or maintenance events are dead-lettered LATE_EVENT
  * (a producer holding side events back longer than the grace: README, producer contract item 5).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TopicPartition } from '../../../src/ingest/index.js';
 import { createLateSideWarning, LATE_SIDE_WARNING } from '../../../src/pipeline/late-side-warning.js';
 import type { DeadLetterRow } from '../../../src/sink/index.js';
@@ -55,6 +55,32 @@ describe('late side-event warning', () => {
     now += 60_000;
     w.record('errors', [late]);
     expect(lines()[2]).toMatchObject({ lateEvents: { errors: 1, maintenance: 0 }, sinceMs: 0 });
+  });
+
+  it('warns with the pending counts at the end of the interval even when no later late event comes', () => {
+    vi.useFakeTimers();
+    try {
+      const { log, lines } = capturingLogger();
+      const w = createLateSideWarning({ log, sideGraceMs: 250, intervalMs: 60_000 });
+      w.record('errors', [late]);
+      vi.advanceTimersByTime(10_000);
+      w.record('maintenance', [late, late]);
+      vi.advanceTimersByTime(49_999);
+      expect(lines()).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(lines()).toHaveLength(2);
+      expect(lines()[1]).toMatchObject({ lateEvents: { errors: 0, maintenance: 2 }, sinceMs: 50_000 });
+      // Nothing pending: no further warning, and a closed warning schedules nothing.
+      vi.advanceTimersByTime(120_000);
+      expect(lines()).toHaveLength(2);
+      w.record('errors', [late]);
+      w.record('errors', [late]);
+      w.close();
+      vi.advanceTimersByTime(120_000);
+      expect(lines()).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('the message names the setting and the producer settings that cause it', () => {
