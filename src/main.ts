@@ -3,20 +3,18 @@
  * src/cli/<name>.ts; the long-running engine wires its stages in src/pipeline/.
  */
 import { buildProgram } from './cli/index.js';
-import { ConfigError, PdmError, errorMessage } from './shared/errors.js';
+import { ConfigError, PdmError, errorMessage, exitCodeFor } from './shared/errors.js';
 
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(`pdm-stream: ${err.message}`);
-    process.exitCode = 2;
   } else if (err instanceof PdmError) {
     console.error(`pdm-stream: [${err.stage}/${err.code}] ${err.message}`);
-    process.exitCode = 1;
   } else {
     console.error(`pdm-stream: ${errorMessage(err)}`);
     if (err instanceof Error && err.stack !== undefined) console.error(err.stack);
-    process.exitCode = 1;
   }
+  process.exitCode = exitCodeFor(err);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { startEngine } from '../pipeline/index.js';
-import { PdmError, errorMessage } from '../shared/errors.js';
+import { PdmError, errorMessage, exitCodeFor } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 
 /**
@@ -28,7 +28,7 @@ export function registerRunCommand(program: Command): void {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
-      const running = await startEngine(config, log);
+      const running = await startOrBoundExit(() => startEngine(config, log), log);
       let exitCode = 0;
       await new Promise<void>((resolve) => {
         let once = false;
@@ -92,6 +92,30 @@ export function registerRunCommand(program: Command): void {
 /** How long a stopped `run` may take to exit by itself before it is made to. */
 const EXIT_LINGER_MS = 2_000;
 
+type LingerLog = { warn(obj: object, msg: string): void; flush(): void };
+
+/**
+ * Starts the engine; when the start fails, the error goes on to main.ts (which prints it and sets the exit
+ * code) and the process is bounded like a stopped one ({@link exitWhenLingering}): the failed start closed
+ * what it opened, but a kafkajs admin still retrying a read keeps its connection, and the process, alive.
+ * Measured 2026-12-02: `run` with a model onnxruntime cannot open and a topic prefix with no topics yet
+ * printed the error after 0.9 s and exited after 9.0 s (the source's early end-offset read of the missing
+ * telemetry topic, which kafkajs retries for about 8 s and reconnects for after a disconnect).
+ */
+export async function startOrBoundExit<T>(
+  start: () => Promise<T>,
+  log: LingerLog,
+  lingerMs = EXIT_LINGER_MS,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    exitWhenLingering(exitCodeFor(err), log, lingerMs, exit);
+    throw err;
+  }
+}
+
 /**
  * Once the engine has stopped (everything written and committed) the process should end by itself. A
  * Kafka client still retrying a connection can keep it alive for tens of seconds (kafkajs' admin retries
@@ -101,12 +125,12 @@ const EXIT_LINGER_MS = 2_000;
  */
 export function exitWhenLingering(
   exitCode: number,
-  log: { warn(obj: object, msg: string): void; flush(): void },
+  log: LingerLog,
   lingerMs = EXIT_LINGER_MS,
   exit: (code: number) => void = (code) => process.exit(code),
 ): NodeJS.Timeout {
   const timer = setTimeout(() => {
-    log.warn({ exitCode, lingerMs }, 'stopped, but open connections kept the process alive; exiting');
+    log.warn({ exitCode, lingerMs }, 'ended, but open connections kept the process alive; exiting');
     log.flush();
     exit(exitCode);
   }, lingerMs);

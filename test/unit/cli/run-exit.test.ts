@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exitWhenLingering } from '../../../src/cli/run.js';
+import { exitWhenLingering, startOrBoundExit } from '../../../src/cli/run.js';
+import { ConfigError, PdmError } from '../../../src/shared/errors.js';
 
 describe('run: a stopped engine exits even when a client lingers', () => {
   it('exits with the engine exit code after the linger time, from a timer that holds nothing alive', async () => {
@@ -13,5 +14,43 @@ describe('run: a stopped engine exits even when a client lingers', () => {
     await new Promise((resolve) => setTimeout(resolve, 120));
     expect(exits).toEqual([1]);
     expect(warnings).toEqual([{ exitCode: 1, lingerMs: 50 }]);
+  });
+
+  it('a failed start is bounded the same way, with the exit code main.ts sets for its error', async () => {
+    const cases = [
+      { err: new ConfigError('cannot open ONNX model: Protobuf parsing failed'), code: 2 },
+      { err: new PdmError('Kafka unavailable', { code: 'KAFKA_UNAVAILABLE', stage: 'ingest' }), code: 1 },
+      { err: new Error('anything else'), code: 1 },
+    ];
+    for (const { err, code } of cases) {
+      const exits: number[] = [];
+      const log = { warn: () => undefined, flush: () => undefined };
+      const started = startOrBoundExit(
+        () => Promise.reject(err),
+        log,
+        50,
+        (c) => void exits.push(c),
+      );
+      // The error still reaches the caller (main.ts prints it), unchanged.
+      await expect(started).rejects.toBe(err);
+      expect(exits).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(exits).toEqual([code]);
+    }
+  });
+
+  it('a start that succeeds arms nothing', async () => {
+    const exits: number[] = [];
+    const log = { warn: () => undefined, flush: () => undefined };
+    await expect(
+      startOrBoundExit(
+        () => Promise.resolve('running'),
+        log,
+        20,
+        (c) => void exits.push(c),
+      ),
+    ).resolves.toBe('running');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(exits).toEqual([]);
   });
 });
