@@ -478,8 +478,9 @@ export function createEngine(deps: EngineDeps): Engine {
       // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
       sideEnds.close();
       sideFirst.close();
-      lateSide.close();
       await source.stop();
+      // After the source: the batch it was handling may still dead-letter late side events.
+      lateSide.close();
       await flow.drain().catch(() => undefined);
       await Promise.all([
         deps.writers.predictions.close(),

@@ -8,8 +8,8 @@
  * (PDM_SIDE_GRACE_MS) while it already sent the telemetry that closes their buckets: a user trial with
  * `linger.ms=2000` made thousands of them at the default grace and none at 5000 ms (README, producer
  * contract item 5). The warning says so once when it starts and then at most once per interval, with the
- * counts since the last one (at the end of the interval, even when no later late event comes), so a steady
- * stream of late events does not flood the log.
+ * counts since the last one (at the end of the interval, even when no later late event comes, and at a
+ * stop), so a steady stream of late events does not flood the log.
  */
 import type { DeadLetter } from '../dlq/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -19,7 +19,7 @@ export type LateSideKind = 'errors' | 'maintenance';
 export interface LateSideWarning {
   /** The dead letters of one batch of `kind`: its LATE_EVENT ones are counted (none: nothing to say). */
   record(kind: LateSideKind, deadLetters: readonly Pick<DeadLetter, 'reason'>[]): void;
-  /** Drops a pending warning's timer (the engine stopped; the counts are in the metric). */
+  /** The engine stops: warns with what is pending now (a stop inside the interval lost them before). */
   close(): void;
 }
 
@@ -84,8 +84,7 @@ export function createLateSideWarning(options: LateSideWarningOptions): LateSide
         }, waitMs).unref();
     },
     close() {
-      clearTimeout(timer);
-      timer = undefined;
+      warn(now());
     },
   };
 }

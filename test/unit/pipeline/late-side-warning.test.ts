@@ -74,10 +74,18 @@ describe('late side-event warning', () => {
       vi.advanceTimersByTime(120_000);
       expect(lines()).toHaveLength(2);
       w.record('errors', [late]);
+      vi.advanceTimersByTime(5_000);
       w.record('errors', [late]);
-      w.close();
-      vi.advanceTimersByTime(120_000);
       expect(lines()).toHaveLength(3);
+      // A stop inside the interval: what is pending is warned now, and nothing is scheduled any more.
+      w.close();
+      expect(lines()).toHaveLength(4);
+      expect(lines()[3]).toMatchObject({ lateEvents: { errors: 1, maintenance: 0 }, sinceMs: 0 });
+      vi.advanceTimersByTime(120_000);
+      expect(lines()).toHaveLength(4);
+      // Closing with nothing pending says nothing.
+      w.close();
+      expect(lines()).toHaveLength(4);
     } finally {
       vi.useRealTimers();
     }
