@@ -12,6 +12,9 @@
  *    until all the bucket's predictions are visible in ClickHouse (FINAL). p50/p99 over rounds. (Before
  *    2026-12-01 a round was one request of all 12 hours, timed from its send: that figure included the
  *    bench's own producer encoding and sending 12,000 readings, about 400 ms here.)
+ *    The engine's own count of records taken (pdm_records_in_total), sampled every 50 ms from when
+ *    startEngine resolved, splits that figure: `steady` is the pace between 10 % and 90 % of the records
+ *    taken, `allTakenSeconds` when the last was taken (the rest, to `seconds`, is the last writes).
  * 3. Memory: heap used after catching up minus before the engine started, and the feature state bytes,
  *    both per 1,000 machines.
  * Uses its own topic prefix and database (dropped afterwards).
@@ -27,6 +30,7 @@ import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { measureCeiling } from './consume.js';
 import {
   benchRead,
+  counterTotal,
   expectedPredictions,
   histogramTotals,
   loadAverage,
@@ -34,6 +38,8 @@ import {
   measurePhase,
   printJson,
   publishFleet,
+  steadyPace,
+  type ProgressSample,
 } from './fleet.js';
 import { localStackPids } from './machine-cpu.js';
 import { startHeapProfile, startProfile } from './profile.js';
@@ -95,6 +101,13 @@ const t0 = performance.now();
 const running = await startEngine(config, silentLogger);
 const startedSeconds = (performance.now() - t0) / 1000;
 const expected = expectedPredictions(config, { machines, startMs, endMs });
+const progress: ProgressSample[] = [];
+const sampleProgress = async () => {
+  const taken = await counterTotal(running.metrics.registry, 'pdm_records_in_total');
+  progress.push({ seconds: (performance.now() - t0) / 1000, records: taken });
+};
+await sampleProgress();
+const progressTimer = setInterval(() => void sampleProgress(), 50);
 let firstPredictionSeconds: number | undefined;
 for (;;) {
   // Every 50 ms (the figures' resolution) a plain count, which ClickHouse answers from its parts' row
@@ -105,6 +118,8 @@ for (;;) {
   await sleep(50);
 }
 const backlogSeconds = (performance.now() - t0) / 1000;
+clearInterval(progressTimer);
+await sampleProgress();
 const backlogCost = cost.stop();
 if (profiler !== undefined && args.profile !== undefined) await profiler.stop(args.profile);
 if (heapProfiler !== undefined && args['heap-profile'] !== undefined) {
@@ -214,7 +229,11 @@ printJson({
     seconds: Number(backlogSeconds.toFixed(2)),
     eventsPerSecond,
     firstPredictionSeconds: Number((firstPredictionSeconds ?? Number.NaN).toFixed(2)),
-    // Until startEngine resolved: connected, migrated, scorer ready, consumer joined (of the above).
+    // Records taken per second between 10 % and 90 % of them (header), and when the last was taken.
+    steady: steadyPace(progress, records) ?? null,
+    allTakenSeconds: Number((progress.find((p) => p.records >= records)?.seconds ?? Number.NaN).toFixed(2)),
+    // Until startEngine resolved: migrated, the engine started (joining the group, maybe not joined yet),
+    // the ONNX worker ready.
     engineStartedSeconds: Number(startedSeconds.toFixed(2)),
     peakRssBytes: peakRss,
     // Process CPU (engine, its ONNX worker thread, the bench's polling) and main-thread GC pauses.

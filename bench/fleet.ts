@@ -261,3 +261,38 @@ export async function histogramTotals(
   }
   return { sum, count };
 }
+
+/** The total of a counter of the engine's registry over all its label sets (0 when it is not registered). */
+export async function counterTotal(registry: EngineMetrics['registry'], name: string): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (m === undefined) return 0;
+  const { values } = await m.get();
+  return values.reduce((n, v) => n + v.value, 0);
+}
+
+/** One sample of a backlog's progress: seconds since the engine's start, records it had taken by then. */
+export interface ProgressSample {
+  readonly seconds: number;
+  readonly records: number;
+}
+
+/**
+ * The backlog's pace once started: records per second between the first samples at or past `from` and at
+ * or past `to` of `total` records taken (undefined when the samples do not reach both), so that neither
+ * the start (connecting, joining, the ONNX worker) nor the tail (the last writes) is in it.
+ */
+export function steadyPace(
+  samples: readonly ProgressSample[],
+  total: number,
+  from = 0.1,
+  to = 0.9,
+): { eventsPerSecond: number; fromSeconds: number; toSeconds: number } | undefined {
+  const a = samples.find((s) => s.records >= from * total);
+  const b = samples.find((s) => s.records >= to * total);
+  if (a === undefined || b === undefined || b.seconds <= a.seconds) return undefined;
+  return {
+    eventsPerSecond: Math.round((b.records - a.records) / (b.seconds - a.seconds)),
+    fromSeconds: Number(a.seconds.toFixed(2)),
+    toSeconds: Number(b.seconds.toFixed(2)),
+  };
+}
