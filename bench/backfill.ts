@@ -3,7 +3,7 @@
  * started on it, as `pdm-stream run` builds it. Prints one JSON document.
  *
  *   npx tsx bench/backfill.ts [--machines 1000] [--days 365] [--timeout 600] [--keep FILE | --reuse FILE]
- *                             [--profile FILE.cpuprofile]
+ *                             [--profile FILE.cpuprofile] [--compiled]
  *
  * `--keep FILE` leaves the published topics in Kafka and describes them in FILE; `--reuse FILE` runs the
  * engine (own group and database) on those topics instead of publishing: A/B runs of engine settings on
@@ -27,6 +27,7 @@ import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
 import { numberArg } from './args.js';
+import { runCompiledIfAsked, runningCompiled } from './compiled.js';
 import { localStackPids } from './machine-cpu.js';
 import { startProfile } from './profile.js';
 import {
@@ -74,6 +75,7 @@ interface Sample {
   readonly externalBytes: number;
 }
 
+await runCompiledIfAsked('backfill');
 const machines = numberArg('machines', 1000);
 const days = numberArg('days', 365);
 const timeoutMs = numberArg('timeout', 600) * 1000;
@@ -262,6 +264,7 @@ async function main(): Promise<void> {
     printJson({
       bench: 'backfill',
       machine: machineInfo(),
+      compiled: runningCompiled,
       loadAverage: { before: loadBefore, after: loadAfter },
       fleet: { machines, days, records: published.records, publishSeconds: published.publishSeconds },
       heapGrowingPercent: config.pipeline.heapGrowingPercent,

@@ -1,7 +1,7 @@
 /**
  * End-to-end engine benchmark on the running local stack (`npm run stack -- up`). Prints one JSON document.
  *
- *   npx tsx bench/engine.ts [--machines 1000] [--days 3] [--rounds 15]
+ *   npx tsx bench/engine.ts [--machines 1000] [--days 3] [--rounds 15] [--compiled]
  *
  * 1. Backlog: a simulated fleet is published first, then the engine (in this process, as `pdm-stream run`
  *    builds it) starts and consumes it: events/s = records consumed / time until every closable bucket is
@@ -27,6 +27,7 @@ import { startEngine } from '../src/pipeline/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { HOUR_MS, machineKey } from '../src/shared/records.js';
 import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { runCompiledIfAsked, runningCompiled } from './compiled.js';
 import { measureCeiling } from './consume.js';
 import {
   benchRead,
@@ -44,6 +45,7 @@ import {
 import { localStackPids } from './machine-cpu.js';
 import { startHeapProfile, startProfile } from './profile.js';
 
+await runCompiledIfAsked('engine');
 const { values: args } = parseArgs({
   options: {
     machines: { type: 'string', default: '1000' },
@@ -53,6 +55,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     /** Writes a sampled allocation profile of the same phase (collected objects included) to this file. */
     'heap-profile': { type: 'string' },
+    /** Run on the project compiled to JavaScript, as `pdm-stream run` does (bench/compiled.ts). */
+    compiled: { type: 'boolean', default: false },
     /** Skip the consume ceiling (bench/consume.ts) measured on the same topics. */
     'no-ceiling': { type: 'boolean', default: false },
   },
@@ -222,6 +226,8 @@ const best = (name: string) =>
 printJson({
   bench: 'engine',
   machine: machineInfo(),
+  // The engine as compiled JavaScript (`--compiled`), or its TypeScript through tsx.
+  compiled: runningCompiled,
   loadAverage: { before: loadBefore, after: loadAverage() },
   fleet: { machines, days, recordsConsumed: records, predictions: expected },
   heapGrowingPercent: config.pipeline.heapGrowingPercent,
