@@ -57,9 +57,11 @@ export async function runCompiledIfAsked(name: string): Promise<void> {
       env: { ...process.env, PDM_CACHE_DIR: resolve(cacheDir) },
     },
   );
-  const code = await new Promise<number>((done) =>
-    child.on('exit', (c, signal) => done(c ?? (signal ? 1 : 0))),
-  );
+  const code = await new Promise<number>((done) => {
+    child.on('exit', (c, signal) => {
+      done(c ?? (signal === null ? 0 : 1));
+    });
+  });
   process.exit(code);
 }
 
