@@ -478,9 +478,12 @@ export function createEngine(deps: EngineDeps): Engine {
       // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
       sideEnds.close();
       sideFirst.close();
-      await source.stop();
-      // After the source: the batch it was handling may still dead-letter late side events.
-      lateSide.close();
+      try {
+        await source.stop();
+      } finally {
+        // After the source: the batch it was handling may still dead-letter late side events.
+        lateSide.close();
+      }
       await flow.drain().catch(() => undefined);
       await Promise.all([
         deps.writers.predictions.close(),
