@@ -4,10 +4,11 @@
  *
  * Through tsx, the ONNX worker thread registers tsx's loader and compiles its TypeScript when the engine
  * starts, inside the measured phase and competing for the same two cores: measured 2026-12-02 (engine bench,
- * 1000 × 30 days, 3 interleaved pairs, 2 cores) the engine was started after 0.85–1.22 s against 0.40–0.52 s
- * compiled, the first prediction came after 1.66–1.97 s against 1.25–1.60 s, and the peak RSS was about
- * 50 MB higher. The bench and the engine are compiled together (one module instance of each file: a bench
- * from src/ with the engine from dist/ would load kafkajs twice and its fast paths only once) into a
+ * 1000 × 30 days, 6 interleaved pairs, 2 cores) the engine was started after 0.78–1.22 s against 0.40–0.53 s
+ * compiled, the first prediction came later in 5 of the 6 pairs (1.66–2.08 s against 1.25–1.86 s), and the
+ * peak RSS was about 50 MB higher. The bench and the engine are compiled together (one module instance of
+ * each file: a bench from src/ with the engine from dist/ would load kafkajs twice and its fast paths only
+ * once) into a
  * directory of its own under the project's `.cache/` (inside the project, so that the compiled modules find
  * its node_modules; one per run, so that no file of an earlier build or of a concurrent run is loaded), with
  * a copy of package.json and a link to schemas/ (both are found relative to the modules). The compiled bench
