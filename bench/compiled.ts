@@ -8,11 +8,10 @@
  * compiled, the first prediction came later in 5 of the 6 pairs (1.66–2.08 s against 1.25–1.86 s), and the
  * peak RSS was about 50 MB higher. The bench and the engine are compiled together (one module instance of
  * each file: a bench from src/ with the engine from dist/ would load kafkajs twice and its fast paths only
- * once) into a
- * directory of its own under the project's `.cache/` (inside the project, so that the compiled modules find
- * its node_modules; one per run, so that no file of an earlier build or of a concurrent run is loaded), with
- * a copy of package.json and a link to schemas/ (both are found relative to the modules). The compiled bench
- * runs with the same arguments and working directory, and is removed when it ends.
+ * once) into a directory of its own under the project's `.cache/` (inside the project, so that the compiled
+ * modules find its node_modules; one per run, so that no file of an earlier build or of a concurrent run is
+ * loaded), with a copy of package.json and a link to schemas/ (both are found relative to the modules). The
+ * compiled bench runs with the same arguments and working directory, and is removed when it ends.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
