@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { startEngine } from '../pipeline/index.js';
-import { PdmError, errorMessage, exitCodeFor } from '../shared/errors.js';
+import { PdmError, errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { exitWhenLingering } from './exit.js';
 
 /**
  * Exit codes a supervisor can trust: 0 only after SIGTERM/SIGINT and a clean shutdown; 1 when the engine
@@ -28,7 +29,8 @@ export function registerRunCommand(program: Command): void {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
-      const running = await startOrBoundExit(() => startEngine(config, log), log);
+      // A failed start is bounded like any failed command (main.ts, exit.ts).
+      const running = await startEngine(config, log);
       let exitCode = 0;
       await new Promise<void>((resolve) => {
         let once = false;
@@ -87,53 +89,4 @@ export function registerRunCommand(program: Command): void {
       process.exitCode = exitCode;
       exitWhenLingering(exitCode, log);
     });
-}
-
-/** How long a stopped `run` may take to exit by itself before it is made to. */
-const EXIT_LINGER_MS = 2_000;
-
-type LingerLog = { warn(obj: object, msg: string): void; flush(): void };
-
-/**
- * Starts the engine; when the start fails, the error goes on to main.ts (which prints it and sets the exit
- * code) and the process is bounded like a stopped one ({@link exitWhenLingering}): the failed start closed
- * what it opened, but a kafkajs admin still retrying a read keeps its connection, and the process, alive.
- * Measured 2026-12-02: `run` with a model onnxruntime cannot open and a topic prefix with no topics yet
- * printed the error after 0.9 s and exited after 9.0 s (the source's early end-offset read of the missing
- * telemetry topic, which kafkajs retries for about 8 s and reconnects for after a disconnect).
- */
-export async function startOrBoundExit<T>(
-  start: () => Promise<T>,
-  log: LingerLog,
-  lingerMs = EXIT_LINGER_MS,
-  exit: (code: number) => void = (code) => process.exit(code),
-): Promise<T> {
-  try {
-    return await start();
-  } catch (err) {
-    exitWhenLingering(exitCodeFor(err), log, lingerMs, exit);
-    throw err;
-  }
-}
-
-/**
- * Once the engine has stopped (everything written and committed) the process should end by itself. A
- * Kafka client still retrying a connection can keep it alive for tens of seconds (kafkajs' admin retries
- * for about 30 s when the broker dies in the middle of the alerts setup), and a supervisor waiting for
- * the exit code would wait as long. The timer is unref'd: it never keeps the process alive, and fires only
- * if something else does. `run` is never started in-process (tests spawn it), so exiting here is safe.
- */
-export function exitWhenLingering(
-  exitCode: number,
-  log: LingerLog,
-  lingerMs = EXIT_LINGER_MS,
-  exit: (code: number) => void = (code) => process.exit(code),
-): NodeJS.Timeout {
-  const timer = setTimeout(() => {
-    log.warn({ exitCode, lingerMs }, 'ended, but open connections kept the process alive; exiting');
-    log.flush();
-    exit(exitCode);
-  }, lingerMs);
-  timer.unref();
-  return timer;
 }

@@ -90,11 +90,3 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : JSON.stringify(err);
 }
-
-/**
- * The exit code of a command that failed with `err` (main.ts prints it): 2 for invalid settings or a model
- * package that cannot be used (ConfigError), 1 for anything else.
- */
-export function exitCodeFor(err: unknown): 1 | 2 {
-  return err instanceof ConfigError ? 2 : 1;
-}

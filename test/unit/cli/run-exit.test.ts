@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitWhenLingering, startOrBoundExit } from '../../../src/cli/run.js';
+import { exitWhenLingering, runOrBoundExit } from '../../../src/cli/exit.js';
 import { ConfigError, PdmError } from '../../../src/shared/errors.js';
 
 describe('run: a stopped engine exits even when a client lingers', () => {
@@ -16,7 +16,7 @@ describe('run: a stopped engine exits even when a client lingers', () => {
     expect(warnings).toEqual([{ exitCode: 1, lingerMs: 50 }]);
   });
 
-  it('a failed start is bounded the same way, with the exit code main.ts sets for its error', async () => {
+  it('a failed command (a failed start) is bounded the same way, with the exit code main.ts sets for its error', async () => {
     const cases = [
       { err: new ConfigError('cannot open ONNX model: Protobuf parsing failed'), code: 2 },
       { err: new PdmError('Kafka unavailable', { code: 'KAFKA_UNAVAILABLE', stage: 'ingest' }), code: 1 },
@@ -25,7 +25,7 @@ describe('run: a stopped engine exits even when a client lingers', () => {
     for (const { err, code } of cases) {
       const exits: number[] = [];
       const log = { warn: () => undefined, flush: () => undefined };
-      const started = startOrBoundExit(
+      const started = runOrBoundExit(
         () => Promise.reject(err),
         log,
         50,
@@ -39,11 +39,11 @@ describe('run: a stopped engine exits even when a client lingers', () => {
     }
   });
 
-  it('a start that succeeds arms nothing', async () => {
+  it('a command that succeeds arms nothing', async () => {
     const exits: number[] = [];
     const log = { warn: () => undefined, flush: () => undefined };
     await expect(
-      startOrBoundExit(
+      runOrBoundExit(
         () => Promise.resolve('running'),
         log,
         20,
