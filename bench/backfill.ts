@@ -3,12 +3,14 @@
  * started on it, as `pdm-stream run` builds it. Prints one JSON document.
  *
  *   npx tsx bench/backfill.ts [--machines 1000] [--days 365] [--timeout 600] [--keep FILE | --reuse FILE]
- *                             [--profile FILE.cpuprofile] [--compiled]
+ *                             [--profile FILE.cpuprofile] [--compiled] [--fresh-database]
  *
  * `--keep FILE` leaves the published topics in Kafka and describes them in FILE; `--reuse FILE` runs the
  * engine (own group and database) on those topics instead of publishing: A/B runs of engine settings on
  * the same data, without the minutes of publishing each. Add `--drop-topics` to the last `--reuse` run to
- * delete the topics at its end.
+ * delete the topics at its end. The database is migrated before the engine starts, as the migrate job does
+ * before a deployment; `--fresh-database` has the engine create it inside the measured run (fleet.ts,
+ * prepareBenchDatabase).
  *
  * The fleet is published by a child process, so that the engine's memory figures (RSS peak, sampled and
  * the kernel's high-water mark) hold no producer buffers. Every second the bench samples the RSS, the plain
@@ -39,6 +41,7 @@ import {
   loadAverage,
   machineInfo,
   measurePhase,
+  prepareBenchDatabase,
   printJson,
   publishFleet,
 } from './fleet.js';
@@ -188,6 +191,7 @@ async function main(): Promise<void> {
         )[0]?.n ?? 0,
       );
 
+    const database = await prepareBenchDatabase(config, process.argv.includes('--fresh-database'));
     const loadBefore = loadAverage();
     const rssBeforeBytes = process.memoryUsage.rss();
     // Looked up before the phase: the status probe is not part of what is measured or profiled.
@@ -268,6 +272,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: loadAfter },
       fleet: { machines, days, records: published.records, publishSeconds: published.publishSeconds },
       heapGrowingPercent: config.pipeline.heapGrowingPercent,
+      database,
       completed: completedSeconds !== undefined,
       ...(engineError !== undefined ? { engineError } : {}),
       seconds: round1(seconds),

@@ -17,7 +17,9 @@
  *    taken, `allTakenSeconds` when the last was taken (the rest, to `seconds`, is the last writes).
  * 3. Memory: heap used after catching up minus before the engine started, and the feature state bytes,
  *    both per 1,000 machines.
- * Uses its own topic prefix and database (dropped afterwards).
+ * Uses its own topic prefix and database (dropped afterwards). The database is migrated before the engine
+ * starts, as the migrate job does before a deployment (fleet.ts, prepareBenchDatabase); `--fresh-database`
+ * leaves it empty, so that the measured start includes creating it (a first deployment).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,7 @@ import {
   loadAverage,
   machineInfo,
   measurePhase,
+  prepareBenchDatabase,
   printJson,
   publishFleet,
   steadyPace,
@@ -59,6 +62,8 @@ const { values: args } = parseArgs({
     compiled: { type: 'boolean', default: false },
     /** Skip the consume ceiling (bench/consume.ts) measured on the same topics. */
     'no-ceiling': { type: 'boolean', default: false },
+    /** The engine creates the database inside the measured start (a first deployment). */
+    'fresh-database': { type: 'boolean', default: false },
   },
 });
 const machines = Number(args.machines);
@@ -89,6 +94,8 @@ const quantile = (xs: number[], q: number): number => {
 // The ceiling first, on the same topics and while the engine is not running: the ratio compares the
 // engine with what its own client and decoder can deliver on this machine in this run.
 const ceiling = args['no-ceiling'] ? [] : await measureCeiling(config, records);
+
+const database = await prepareBenchDatabase(config, args['fresh-database']);
 
 global.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
@@ -231,6 +238,7 @@ printJson({
   loadAverage: { before: loadBefore, after: loadAverage() },
   fleet: { machines, days, recordsConsumed: records, predictions: expected },
   heapGrowingPercent: config.pipeline.heapGrowingPercent,
+  database,
   backlog: {
     seconds: Number(backlogSeconds.toFixed(2)),
     eventsPerSecond,
@@ -238,8 +246,8 @@ printJson({
     // Records taken per second between 10 % and 90 % of them (header), and when the last was taken.
     steady: steadyPace(progress, records) ?? null,
     allTakenSeconds: Number((progress.find((p) => p.records >= records)?.seconds ?? Number.NaN).toFixed(2)),
-    // Until startEngine resolved: migrated, the engine started (joining the group, maybe not joined yet),
-    // the ONNX worker ready.
+    // Until startEngine resolved: migrated (or found nothing pending), the engine started (joining the
+    // group, maybe not joined yet), the ONNX worker ready.
     engineStartedSeconds: Number(startedSeconds.toFixed(2)),
     peakRssBytes: peakRss,
     // Process CPU (engine, its ONNX worker thread, the bench's polling) and main-thread GC pauses.

@@ -15,7 +15,7 @@ import { createProgress } from '../src/shared/progress.js';
 import type { EngineMetrics } from '../src/shared/metrics.js';
 import { DAY_MS, HOUR_MS, RECORD_KINDS } from '../src/shared/records.js';
 import { createFleet, openKafkaPublisher, simulateToPublisher } from '../src/simulate/index.js';
-import { createClickHouse, quoteIdent } from '../src/sink/index.js';
+import { createClickHouse, migrate, quoteIdent } from '../src/sink/index.js';
 import { deleteTopicsAndSubjects } from '../test/support/stack-cleanup.js';
 import { measureMachine, type MachineCpu } from './machine-cpu.js';
 
@@ -88,6 +88,33 @@ export async function cleanupBench(config: Config, opts: { keepTopics?: boolean 
   // The engine's alerts topic too: it is the run's own (prefix), and was left behind before.
   const topics = new Set([...RECORD_KINDS.map((k) => config.kafka.topics[k]), config.alerts.topic]);
   await deleteTopicsAndSubjects(config, (t) => topics.has(t));
+}
+
+/**
+ * How a bench's database is when the measured engine starts. By default it is migrated before the phase,
+ * as a deployment has it: `pdm-stream migrate` runs as its own job before a rollout
+ * (deploy/k8s/migrate-job.yaml), and the engine's own migrate at start finds nothing pending (one query).
+ * `fresh` leaves the database empty, so that the engine creates it inside the measured start (a first
+ * deployment: about 45 statements one after the other, 0.3–0.5 s on the local ClickHouse 18.16).
+ */
+export interface BenchDatabase {
+  /** Whether the engine migrated the database itself, inside the measured phase. */
+  readonly migratedByEngine: boolean;
+  /** Seconds `migrate` took before the phase; null when the engine migrated it. */
+  readonly migrateSeconds: number | null;
+}
+
+/** Migrates a bench's database before the measured phase, unless `fresh` ({@link BenchDatabase}). */
+export async function prepareBenchDatabase(config: Config, fresh: boolean): Promise<BenchDatabase> {
+  if (fresh) return { migratedByEngine: true, migrateSeconds: null };
+  const ch = createClickHouse(config.clickhouse);
+  try {
+    const t0 = performance.now();
+    await migrate(ch, config.clickhouse.database);
+    return { migratedByEngine: false, migrateSeconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
+  } finally {
+    await ch.close();
+  }
 }
 
 /** Registers the schemas, creates the topics and publishes a simulated fleet to them (acks=-1). */
