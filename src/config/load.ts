@@ -108,6 +108,8 @@ export interface PipelineConfig {
   readonly maxInFlightBatches: number;
   /** See PDM_PIPELINE_MAX_IN_FLIGHT_ROWS. */
   readonly maxInFlightRows: number;
+  /** See PDM_BACKLOG_WRITE_INTERVAL_MS; 0: no spacing. */
+  readonly backlogWriteIntervalMs: number;
   /** See PDM_HEAP_GROWING_PERCENT; 0: V8's own choice. */
   readonly heapGrowingPercent: number;
 }
@@ -275,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pipeline: {
       maxInFlightBatches: e.PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES,
       maxInFlightRows: e.PDM_PIPELINE_MAX_IN_FLIGHT_ROWS,
+      backlogWriteIntervalMs: e.PDM_BACKLOG_WRITE_INTERVAL_MS,
       heapGrowingPercent: e.PDM_HEAP_GROWING_PERCENT,
     },
     sink: { maxRows: e.PDM_SINK_MAX_ROWS },

@@ -65,6 +65,12 @@ export const ENV_SCHEMA = z.object({
   /** Closed rows plus dead letters handed to scoring and writing and not yet acknowledged. */
   PDM_PIPELINE_MAX_IN_FLIGHT_ROWS: positiveInt.default(200_000),
   /**
+   * While the engine reads at least 10,000 records behind the log, the least time between the starts of
+   * two writes, so that what closes meanwhile goes out in one insert per table: ClickHouse pays for every
+   * insert. Live it does not apply. 0: every group is written as soon as the previous write is done.
+   */
+  PDM_BACKLOG_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(750),
+  /**
    * How far V8 lets the heap grow past what the last full collection kept before it collects again, in
    * percent (V8's `--heap-growing-percent`, set by the engine at start: src/shared/heap-growing.ts). Left
    * to itself V8 lets it grow up to 4× while it collects fast, so a backfill's garbage, its fetch responses

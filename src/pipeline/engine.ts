@@ -78,6 +78,13 @@ export const ENGINE_INPUTS = [
   'machines',
 ] as const satisfies readonly InputKind[];
 
+/**
+ * Behind the log by at least this many records (all assigned partitions together), the engine is catching
+ * up, and its writes are spaced (flow.ts, backlog spacing). Live, a batch leaves a few records behind at
+ * most: 1,000 machines reading once an hour are 1,000 records an hour.
+ */
+export const BACKLOG_RECORDS = 10_000;
+
 interface PartitionTask {
   readonly partition: number;
   readonly features: FeatureEngine;
@@ -144,6 +151,12 @@ export function createEngine(deps: EngineDeps): Engine {
   let assignment: Promise<void> = Promise.resolve();
   /** Partition number of each machine's events (kept across rebalances: a machine does not move). */
   const homes = createMachineHomes();
+  /**
+   * Records already in the log past each partition's last batch taken (its high watermark then, minus
+   * the next offset), and their sum: how far behind the log the engine reads.
+   */
+  const logAhead = new Map<string, number>();
+  let logAheadTotal = 0;
   const flow: Flow = createFlow({
     scorer: deps.scorer,
     writers: deps.writers,
@@ -153,6 +166,10 @@ export function createEngine(deps: EngineDeps): Engine {
     ...(deps.shadow === undefined ? {} : { shadow: deps.shadow }),
     maxInFlight: config.pipeline.maxInFlightBatches,
     maxInFlightRows: config.pipeline.maxInFlightRows,
+    backlogWrites: {
+      intervalMs: config.pipeline.backlogWriteIntervalMs,
+      catchingUp: () => logAheadTotal >= BACKLOG_RECORDS,
+    },
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
   const telemetryArrival = createLogArrival();
@@ -279,6 +296,8 @@ export function createEngine(deps: EngineDeps): Engine {
     tasks.clear();
     nextOffset.clear();
     awaitingSeek.clear();
+    logAhead.clear();
+    logAheadTotal = 0;
     const inputs = assigned.flatMap((tp) => {
       const kind = kindOfTopic.get(tp.topic);
       return kind === undefined ? [] : [{ tp, kind }];
@@ -432,6 +451,9 @@ export function createEngine(deps: EngineDeps): Engine {
     if (kind === 'errors' || kind === 'maintenance') lateSide.record(kind, deadLetters);
     const lastOffset = BigInt(last.offset);
     nextOffset.set(key, lastOffset + 1n);
+    const ahead = Number(BigInt(batch.highWatermark) - lastOffset - 1n);
+    logAheadTotal += ahead - (logAhead.get(key) ?? 0);
+    logAhead.set(key, ahead);
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
     let checkpointed: Promise<void> | undefined;
     if (kind === 'telemetry') {

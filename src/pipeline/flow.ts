@@ -14,6 +14,13 @@
  * rows stored out of order could hide an earlier bucket lost in a crash. The caller commits a batch's
  * offsets when its emission settles, which therefore also happens in push order.
  *
+ * Backlog spacing: while the engine reads far behind the log (`backlogWrites.catchingUp`), a write group
+ * starts no sooner than `intervalMs` after the previous one, so that what closed meanwhile goes out as
+ * one insert per table instead of several. ClickHouse pays for every insert (a part, then merges): on
+ * the local 18.16, 240,000 feature-vector rows took 5.4 CPU s in 2,000-row inserts and 1.0 s in
+ * 60,000-row ones. Live (not behind), on a flow with no room left, and while draining it never waits; a
+ * push once caught up ends a wait early.
+ *
  * Bound: `room()` resolves only while fewer than `maxInFlight` emissions (or `maxInFlightRows` rows) are
  * unacknowledged; the source awaits it before taking a batch, so a slow ClickHouse slows fetching instead
  * of filling memory.
@@ -65,10 +72,19 @@ export interface FlowOptions {
    * written with the group, before its live predictions. Absent: no shadow.
    */
   readonly shadow?: Shadow;
+  /** Fewer, larger inserts while catching up (see the header). Absent: every group is written at once. */
+  readonly backlogWrites?: BacklogWrites;
   /** @default 64 */
   readonly maxInFlight?: number;
   /** Rows plus dead letters not yet acknowledged. @default 200_000 */
   readonly maxInFlightRows?: number;
+}
+
+export interface BacklogWrites {
+  /** Least time between the starts of two write groups while catching up; 0 turns the spacing off. */
+  readonly intervalMs: number;
+  /** Whether the engine is reading far enough behind the log that waiting for more rows is free. */
+  catchingUp(): boolean;
 }
 
 export interface Flow {
@@ -96,13 +112,19 @@ interface Scored {
   readonly shadow?: readonly ScoredLike[];
 }
 
-export interface CoalesceOptions {
+export interface CoalesceOptions<T = unknown> {
   /**
    * An idle stage waits for the current microtasks before it starts, so that items pushed one after the
    * other by promise continuations of one event (the side checkpoints of all partitions answered by one
    * end-offset read) form one group instead of one small group and one for the rest. @default false
    */
   readonly gatherMicrotasks?: boolean;
+  /**
+   * Asked before a group starts, with the items queued: a promise (which must not reject) delays the
+   * start until it settles, the items arriving meanwhile joining the group, and then it is asked again;
+   * undefined starts the group now.
+   */
+  readonly hold?: (queued: readonly T[]) => Promise<void> | undefined;
 }
 
 /**
@@ -111,7 +133,7 @@ export interface CoalesceOptions {
  */
 export function coalesceWhileBusy<T, R>(
   work: (group: readonly T[]) => Observable<R> | Promise<R>,
-  options: CoalesceOptions = {},
+  options: CoalesceOptions<T> = {},
 ): OperatorFunction<T, R> {
   return (source) =>
     new Observable<R>((subscriber) => {
@@ -124,6 +146,15 @@ export function coalesceWhileBusy<T, R>(
         if (busy) return;
         if (queue.length === 0) {
           if (sourceDone) subscriber.complete();
+          return;
+        }
+        const held = options.hold?.(queue);
+        if (held !== undefined) {
+          busy = true;
+          void held.then(() => {
+            busy = false;
+            pump();
+          });
           return;
         }
         const group = queue;
@@ -209,6 +240,36 @@ export function createFlow(options: FlowOptions): Flow {
 
   const hasRoom = () => inFlight < maxInFlight && inFlightRows < maxInFlightRows;
 
+  /** When the last write group that inserted rows started (performance.now()); none yet: no wait. */
+  let lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** Drains under way: nothing is held meanwhile. */
+  let draining = 0;
+  /** Ends the current hold early (drain, a caller waiting for room); the group then starts. */
+  let releaseHold: (() => void) | undefined;
+  let released = false;
+  function holdWrite(): Promise<void> | undefined {
+    const spacing = options.backlogWrites;
+    if (released) {
+      released = false;
+      return undefined;
+    }
+    if (spacing === undefined || draining > 0 || roomWaiters.length > 0 || !hasRoom()) return undefined;
+    const waitMs = lastWriteAt + spacing.intervalMs - performance.now();
+    if (waitMs <= 0 || !spacing.catchingUp()) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        releaseHold = undefined;
+        resolve();
+      }, waitMs);
+      releaseHold = () => {
+        clearTimeout(timer);
+        releaseHold = undefined;
+        released = true;
+        resolve();
+      };
+    });
+  }
+
   async function score(group: readonly Pending[]): Promise<Scored[]> {
     const rows: FeatureRow[] = [];
     for (const p of group) for (const r of p.emission.rows) rows.push(r);
@@ -235,6 +296,7 @@ export function createFlow(options: FlowOptions): Flow {
   }
 
   async function write(groups: readonly Scored[][]): Promise<Pending[]> {
+    const startedAt = performance.now();
     const scoredAt = formatInstant(Date.now(), caps);
     const predictions: PredictionRow[] = [];
     const vectors: FeatureVectorRow[] = [];
@@ -263,6 +325,9 @@ export function createFlow(options: FlowOptions): Flow {
     // in between re-scores the buckets and re-publishes the same transitions (same ids: at-least-once).
     // Feature vectors and dead letters are no resume marker: they go out meanwhile. Shadow rows go before
     // the predictions for the same reason as alerts (shadow.ts).
+    // The interval runs from the last group that inserted anything: a group of side batches that closed
+    // nothing only settles their offsets, and the first predictions of a backlog do not wait for it.
+    if (predictions.length + vectors.length + deadLetters.length > 0) lastWriteAt = startedAt;
     const alerted = options.alerts?.publish(alertGroups);
     const shadowed = shadowRows.length === 0 ? undefined : options.shadow?.write(shadowRows);
     const before = Promise.all([alerted, shadowed]);
@@ -287,7 +352,7 @@ export function createFlow(options: FlowOptions): Flow {
   input
     .pipe(
       coalesceWhileBusy(score, { gatherMicrotasks: true }),
-      coalesceWhileBusy((groups: readonly Scored[][]) => write(groups)),
+      coalesceWhileBusy((groups: readonly Scored[][]) => write(groups), { hold: holdWrite }),
     )
     .subscribe({
       next: (settled) => {
@@ -324,6 +389,8 @@ export function createFlow(options: FlowOptions): Flow {
           if (failure !== undefined) reject(failure.err);
           else resolve();
         });
+        // Waiting for room is waiting for writes: a held group goes now.
+        releaseHold?.();
       });
     },
     push(emission) {
@@ -344,11 +411,19 @@ export function createFlow(options: FlowOptions): Flow {
         inFlightRows += size;
         input.next(p);
       });
+      // Caught up: the group held for more rows goes now rather than at the end of its interval.
+      if (releaseHold !== undefined && options.backlogWrites?.catchingUp() === false) releaseHold();
       tail = acked;
       return acked;
     },
     drain() {
       if (failure !== undefined) return Promise.reject(failure.err);
+      draining++;
+      releaseHold?.();
+      const done = () => {
+        draining--;
+      };
+      tail.then(done, done);
       return tail;
     },
   };

@@ -663,3 +663,91 @@ describe('coalesceWhileBusy (promise work)', () => {
     expect(errors).toEqual([err]);
   });
 });
+
+describe('flow: backlog spacing (fewer, larger inserts while catching up)', () => {
+  const predictionWrites = (writes: readonly { table: string; rows: number }[]) =>
+    writes.filter((w) => w.table === 'predictions').map((w) => w.rows);
+  const OTHER = [featureRow(9, T0 + 24 * H), featureRow(10, T0 + 24 * H)];
+  const MORE = [featureRow(11, T0 + 36 * H)];
+
+  it('catching up, what closes within the interval after a write goes out as one insert at its end', async () => {
+    const { flow, writes } = setup({ backlogWrites: { intervalMs: 300, catchingUp: () => true } });
+    const started = performance.now();
+    await flow.push(emission(ROWS));
+    const second = track(flow.push(emission(OTHER)));
+    const third = track(flow.push(emission(MORE)));
+    await drain(50);
+    expect(predictionWrites(writes)).toEqual([2]);
+    expect(second.state()).toBe('pending');
+    await Promise.all([second.promise, third.promise]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(predictionWrites(writes)).toEqual([2, 3]);
+  });
+
+  it('live (not catching up), each group is written as soon as the previous write is done', async () => {
+    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => false } });
+    await flow.push(emission(ROWS));
+    const started = performance.now();
+    await flow.push(emission(OTHER));
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(predictionWrites(writes)).toEqual([2, 2]);
+  });
+
+  it('a drain (stop, rebalance) writes a held group at once', async () => {
+    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
+    await flow.push(emission(ROWS));
+    const second = track(flow.push(emission(OTHER)));
+    await drain(30);
+    expect(second.state()).toBe('pending');
+    const started = performance.now();
+    await flow.drain();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(second.state()).toBe('resolved');
+    expect(predictionWrites(writes)).toEqual([2, 2]);
+  });
+
+  it('a push once caught up ends the wait', async () => {
+    let behind = true;
+    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => behind } });
+    await flow.push(emission(ROWS));
+    const second = track(flow.push(emission(OTHER)));
+    await drain(30);
+    expect(second.state()).toBe('pending');
+    behind = false;
+    const started = performance.now();
+    await flow.push(emission(MORE));
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(second.state()).toBe('resolved');
+    expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  it('a caller waiting for room gets its writes at once', async () => {
+    const { flow, writes } = setup({
+      maxInFlight: 3,
+      backlogWrites: { intervalMs: 5_000, catchingUp: () => true },
+    });
+    await flow.push(emission(ROWS));
+    const second = track(flow.push(emission(OTHER)));
+    await drain(30);
+    // Room left (1 of 3 in flight): held.
+    expect(second.state()).toBe('pending');
+    const third = track(flow.push(emission(MORE)));
+    const fourth = track(flow.push(emission([featureRow(12, T0 + 48 * H)])));
+    await drain(30);
+    expect(second.state()).toBe('pending');
+    const started = performance.now();
+    await flow.room();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await Promise.all([second.promise, third.promise, fourth.promise]);
+    expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
+  it('a group that inserted nothing does not start the interval: the first predictions go at once', async () => {
+    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
+    await flow.push(emission([]));
+    const started = performance.now();
+    await flow.push(emission(ROWS));
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(predictionWrites(writes)).toEqual([2]);
+  });
+});
