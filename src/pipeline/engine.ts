@@ -84,6 +84,8 @@ export const ENGINE_INPUTS = [
  * most: 1,000 machines reading once an hour are 1,000 records an hour.
  */
 export const BACKLOG_RECORDS = 10_000;
+/** How long a partition's count of records behind holds after its last batch taken. */
+const AHEAD_VALID_MS = 1_000;
 
 interface PartitionTask {
   readonly partition: number;
@@ -153,10 +155,17 @@ export function createEngine(deps: EngineDeps): Engine {
   const homes = createMachineHomes();
   /**
    * Records already in the log past each partition's last batch taken (its high watermark then, minus
-   * the next offset), and their sum: how far behind the log the engine reads.
+   * the next offset) and when that batch was taken: how far behind the log the engine reads. A count
+   * older than AHEAD_VALID_MS no longer counts: a log that ends in records fetches never return (a
+   * compacted tail, an aborted transaction) must not keep a live engine "behind".
    */
-  const logAhead = new Map<string, number>();
-  let logAheadTotal = 0;
+  const logAhead = new Map<string, { records: number; atMs: number }>();
+  function catchingUp(): boolean {
+    const since = performance.now() - AHEAD_VALID_MS;
+    let behind = 0;
+    for (const a of logAhead.values()) if (a.atMs >= since) behind += a.records;
+    return behind >= BACKLOG_RECORDS;
+  }
   const flow: Flow = createFlow({
     scorer: deps.scorer,
     writers: deps.writers,
@@ -168,7 +177,7 @@ export function createEngine(deps: EngineDeps): Engine {
     maxInFlightRows: config.pipeline.maxInFlightRows,
     backlogWrites: {
       intervalMs: config.pipeline.backlogWriteIntervalMs,
-      catchingUp: () => logAheadTotal >= BACKLOG_RECORDS,
+      catchingUp,
     },
   });
   const sideEnds = createSideEndsReader({ read: (k) => source.endOffsets(topics[k]), log });
@@ -297,7 +306,6 @@ export function createEngine(deps: EngineDeps): Engine {
     nextOffset.clear();
     awaitingSeek.clear();
     logAhead.clear();
-    logAheadTotal = 0;
     const inputs = assigned.flatMap((tp) => {
       const kind = kindOfTopic.get(tp.topic);
       return kind === undefined ? [] : [{ tp, kind }];
@@ -451,9 +459,10 @@ export function createEngine(deps: EngineDeps): Engine {
     if (kind === 'errors' || kind === 'maintenance') lateSide.record(kind, deadLetters);
     const lastOffset = BigInt(last.offset);
     nextOffset.set(key, lastOffset + 1n);
-    const ahead = Number(BigInt(batch.highWatermark) - lastOffset - 1n);
-    logAheadTotal += ahead - (logAhead.get(key) ?? 0);
-    logAhead.set(key, ahead);
+    logAhead.set(key, {
+      records: Number(BigInt(batch.highWatermark) - lastOffset - 1n),
+      atMs: performance.now(),
+    });
     const at: SourceCoordinates = { topic: batch.topic, partition: batch.partition, offset: last.offset };
     let checkpointed: Promise<void> | undefined;
     if (kind === 'telemetry') {
@@ -500,6 +509,8 @@ export function createEngine(deps: EngineDeps): Engine {
       // buckets); the source stops fetching, waits for the acks of what it handed over and commits them.
       sideEnds.close();
       sideFirst.close();
+      // Nothing waits for the backlog spacing any more: the source's stop waits for the acks.
+      flow.flush();
       try {
         await source.stop();
       } finally {

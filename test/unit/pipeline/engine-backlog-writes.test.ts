@@ -53,6 +53,20 @@ describe('engine: writes spaced while far behind the log, not once caught up', (
     expect(predictionInserts(t)).toBeGreaterThan(first);
   });
 
+  it('a partition that got no batch for a second no longer counts as behind (a tail fetches never return)', async () => {
+    const t = await running(5_000);
+    const tel0 = { topic: t.config.kafka.topics.telemetry, partition: 0 };
+    const tel1 = { topic: t.config.kafka.topics.telemetry, partition: 1 };
+    // Partition 0 ends in records that are never delivered; partition 1 goes on live.
+    for (const m of hourly(1, T0, BACKLOG_RECORDS + 200)) t.source.append(tel0, m);
+    for (const m of hourly(2, T0, 48)) t.source.append(tel1, m);
+    expect(await t.source.deliver(tel0, 48).result).toBe(true);
+    await drain(1_100);
+    const started = performance.now();
+    expect(await t.source.deliver(tel1).result).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   it('a short log (less than BACKLOG_RECORDS behind) writes each batch at once', async () => {
     const t = await running(5_000);
     const tel0 = { topic: t.config.kafka.topics.telemetry, partition: 0 };
