@@ -243,7 +243,7 @@ export function createFlow(options: FlowOptions): Flow {
 
   const hasRoom = () => inFlight < maxInFlight && inFlightRows < maxInFlightRows;
 
-  /** When the last write group that inserted rows started (performance.now()); none yet: no wait. */
+  /** When the last write group with predictions started (performance.now()); none yet: no wait. */
   let lastWriteAt = Number.NEGATIVE_INFINITY;
   /** Drains under way: nothing is held meanwhile. */
   let draining = 0;
@@ -333,9 +333,9 @@ export function createFlow(options: FlowOptions): Flow {
     // in between re-scores the buckets and re-publishes the same transitions (same ids: at-least-once).
     // Feature vectors and dead letters are no resume marker: they go out meanwhile. Shadow rows go before
     // the predictions for the same reason as alerts (shadow.ts).
-    // The interval runs from the last group that inserted anything: a group of side batches that closed
-    // nothing only settles their offsets, and the first predictions of a backlog do not wait for it.
-    if (predictions.length + vectors.length + deadLetters.length > 0) lastWriteAt = startedAt;
+    // The interval runs from the last group that wrote predictions: one of side batches that closed
+    // nothing (offsets to settle, maybe dead letters) does not make the first predictions of a backlog wait.
+    if (predictions.length > 0) lastWriteAt = startedAt;
     const alerted = options.alerts?.publish(alertGroups);
     const shadowed = shadowRows.length === 0 ? undefined : options.shadow?.write(shadowRows);
     const before = Promise.all([alerted, shadowed]);
