@@ -670,6 +670,16 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
   const OTHER = [featureRow(9, T0 + 24 * H), featureRow(10, T0 + 24 * H)];
   const MORE = [featureRow(11, T0 + 36 * H)];
 
+  /** A flow catching up (interval 5 s) whose second group is held after the first was written. */
+  async function withHeldGroup() {
+    const t = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
+    await t.flow.push(emission(ROWS));
+    const second = track(t.flow.push(emission(OTHER)));
+    await drain(30);
+    expect(second.state()).toBe('pending');
+    return { ...t, second };
+  }
+
   it('catching up, what closes within the interval after a write goes out as one insert at its end', async () => {
     const { flow, writes } = setup({ backlogWrites: { intervalMs: 1_500, catchingUp: () => true } });
     const started = performance.now();
@@ -699,11 +709,7 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
   });
 
   it('a drain (stop, rebalance) writes a held group at once', async () => {
-    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
-    await flow.push(emission(ROWS));
-    const second = track(flow.push(emission(OTHER)));
-    await drain(30);
-    expect(second.state()).toBe('pending');
+    const { flow, writes, second } = await withHeldGroup();
     const started = performance.now();
     await flow.drain();
     expect(performance.now() - started).toBeLessThan(1_000);
@@ -748,11 +754,7 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
   });
 
   it('flush (the engine stops) writes a held group at once and holds none after it', async () => {
-    const { flow, writes } = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
-    await flow.push(emission(ROWS));
-    const second = track(flow.push(emission(OTHER)));
-    await drain(30);
-    expect(second.state()).toBe('pending');
+    const { flow, writes, second } = await withHeldGroup();
     const started = performance.now();
     flow.flush();
     await second.promise;
