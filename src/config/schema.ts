@@ -61,7 +61,7 @@ export const ENV_SCHEMA = z.object({
    * Batches taken from Kafka and not yet acknowledged by ClickHouse: fetching pauses at this many (or at
    * PDM_PIPELINE_MAX_IN_FLIGHT_ROWS), so slow writes hold memory bounded.
    */
-  PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES: positiveInt.default(64),
+  PDM_PIPELINE_MAX_IN_FLIGHT_BATCHES: positiveInt.default(128),
   /** Closed rows plus dead letters handed to scoring and writing and not yet acknowledged. */
   PDM_PIPELINE_MAX_IN_FLIGHT_ROWS: positiveInt.default(200_000),
   /**

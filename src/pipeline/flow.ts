@@ -18,8 +18,11 @@
  * starts no sooner than `intervalMs` after the previous one, so that what closed meanwhile goes out as
  * one insert per table instead of several. ClickHouse pays for every insert (a part, then merges): on
  * the local 18.16, 240,000 feature-vector rows took 5.4 CPU s in 2,000-row inserts and 1.0 s in
- * 60,000-row ones. Live (not behind), on a flow with no room left, while draining and once stopping
- * (`flush`) it never waits; a push once caught up ends a wait early.
+ * 60,000-row ones. Live (not behind), on a flow with half its bound or more in flight, while draining and
+ * once stopping (`flush`) it never waits; a push once caught up, or one that brings the flow to half its
+ * bound, ends a wait early. Half, not full: a group held until the bound was reached went out only when
+ * fetching had stopped, and the feature stage then idled for the whole insert (250–550 ms, three times
+ * in a 30-day backlog); started at half, the insert overlaps with the feature stage filling the rest.
  *
  * Bound: `room()` resolves only while fewer than `maxInFlight` emissions (or `maxInFlightRows` rows) are
  * unacknowledged; the source awaits it before taking a batch, so a slow ClickHouse slows fetching instead
@@ -74,7 +77,7 @@ export interface FlowOptions {
   readonly shadow?: Shadow;
   /** Fewer, larger inserts while catching up (see the header). Absent: every group is written at once. */
   readonly backlogWrites?: BacklogWrites;
-  /** @default 64 */
+  /** @default 128 */
   readonly maxInFlight?: number;
   /** Rows plus dead letters not yet acknowledged. @default 200_000 */
   readonly maxInFlightRows?: number;
@@ -226,7 +229,7 @@ export function coalesceWhileBusy<T, R>(
 
 export function createFlow(options: FlowOptions): Flow {
   const { scorer, writers, caps, metrics } = options;
-  const maxInFlight = options.maxInFlight ?? 64;
+  const maxInFlight = options.maxInFlight ?? 128;
   const maxInFlightRows = options.maxInFlightRows ?? 200_000;
   let inFlight = 0;
   let inFlightRows = 0;
@@ -242,6 +245,8 @@ export function createFlow(options: FlowOptions): Flow {
   failed.catch(() => undefined);
 
   const hasRoom = () => inFlight < maxInFlight && inFlightRows < maxInFlightRows;
+  /** Half the bound or more in flight: a held group goes (see the header). */
+  const halfFull = () => inFlight * 2 >= maxInFlight || inFlightRows * 2 >= maxInFlightRows;
 
   /** When the last write group with predictions started (performance.now()); none yet: no wait. */
   let lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -249,7 +254,7 @@ export function createFlow(options: FlowOptions): Flow {
   let draining = 0;
   /** Set by `flush` (stopping): nothing is held any more. */
   let flushed = false;
-  /** Ends the current hold early (drain, a caller waiting for room); the group then starts. */
+  /** Ends the current hold early (drain, flush, half the bound, caught up); the group then starts. */
   let releaseHold: (() => void) | undefined;
   let released = false;
   function holdWrite(): Promise<void> | undefined {
@@ -258,8 +263,8 @@ export function createFlow(options: FlowOptions): Flow {
       released = false;
       return undefined;
     }
-    if (spacing === undefined || flushed || draining > 0 || roomWaiters.length > 0 || !hasRoom())
-      return undefined;
+    // Nothing is held from half the bound on, so a caller never waits for room while a group is held.
+    if (spacing === undefined || flushed || draining > 0 || halfFull()) return undefined;
     const waitMs = lastWriteAt + spacing.intervalMs - performance.now();
     if (waitMs <= 0 || !spacing.catchingUp()) return undefined;
     return new Promise<void>((resolve) => {
@@ -397,8 +402,6 @@ export function createFlow(options: FlowOptions): Flow {
           if (failure !== undefined) reject(failure.err);
           else resolve();
         });
-        // Waiting for room is waiting for writes: a held group goes now.
-        releaseHold?.();
       });
     },
     push(emission) {
@@ -419,8 +422,9 @@ export function createFlow(options: FlowOptions): Flow {
         inFlightRows += size;
         input.next(p);
       });
-      // Caught up: the group held for more rows goes now rather than at the end of its interval.
-      if (releaseHold !== undefined && options.backlogWrites?.catchingUp() === false) releaseHold();
+      // Caught up, or half the bound in flight: the held group goes now, not at the end of its interval.
+      if (releaseHold !== undefined && (halfFull() || options.backlogWrites?.catchingUp() === false))
+        releaseHold();
       tail = acked;
       return acked;
     },

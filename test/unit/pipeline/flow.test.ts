@@ -732,26 +732,31 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
     expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(5);
   });
 
-  it('a caller waiting for room gets its writes at once', async () => {
-    const { flow, writes } = setup({
-      maxInFlight: 3,
-      backlogWrites: { intervalMs: 5_000, catchingUp: () => true },
-    });
-    await flow.push(emission(ROWS));
-    const second = track(flow.push(emission(OTHER)));
-    await drain(30);
-    // Room left (1 of 3 in flight): held.
-    expect(second.state()).toBe('pending');
-    const third = track(flow.push(emission(MORE)));
-    const fourth = track(flow.push(emission([featureRow(12, T0 + 48 * H)])));
-    await drain(30);
-    expect(second.state()).toBe('pending');
-    const started = performance.now();
-    await flow.room();
-    expect(performance.now() - started).toBeLessThan(1_000);
-    await Promise.all([second.promise, third.promise, fourth.promise]);
-    expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(6);
-  });
+  it.each([
+    ['emissions (maxInFlight 4)', { maxInFlight: 4 }],
+    ['rows (maxInFlightRows 6)', { maxInFlightRows: 6 }],
+  ] as const)(
+    'a push that brings the flow to half its bound in %s writes the held group at once',
+    async (_, bound) => {
+      const { flow, writes } = setup({
+        ...bound,
+        backlogWrites: { intervalMs: 5_000, catchingUp: () => true },
+      });
+      await flow.push(emission(ROWS));
+      const second = track(flow.push(emission(OTHER)));
+      await drain(30);
+      // Below half (1 emission, 2 rows in flight): held.
+      expect(second.state()).toBe('pending');
+      const started = performance.now();
+      // Half (2 of 4 emissions, 3 of 6 rows): the held group goes.
+      const third = track(flow.push(emission(MORE)));
+      await second.promise;
+      expect(performance.now() - started).toBeLessThan(1_000);
+      flow.flush();
+      await third.promise;
+      expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(5);
+    },
+  );
 
   it('flush (the engine stops) writes a held group at once and holds none after it', async () => {
     const { flow, writes, second } = await withHeldGroup();
