@@ -35,6 +35,7 @@ import {
   formatDateTime,
   formatInstant,
   quoteIdent,
+  riskAlertsFormat,
   TABLES,
   type ClickHouseConnection,
   type RiskAlertRow,
@@ -131,6 +132,7 @@ export function createRiskAlerts(options: RiskAlertsOptions): RiskAlerts {
   const writer = createBatchWriter<RiskAlertRow>({
     ch,
     table,
+    format: riskAlertsFormat(caps),
     flushMs: 0,
     log,
     ...(options.onInsert === undefined ? {} : { onInsert: options.onInsert }),

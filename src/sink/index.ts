@@ -27,6 +27,7 @@ export {
   encodeRowBinary,
   featureVectorsFormat,
   predictionsFormat,
+  riskAlertsFormat,
   type RowBinaryFormat,
   type RowBinaryColumn,
   type RowBinaryType,

@@ -7,7 +7,7 @@
  * columns take plain strings, DateTime takes UInt32 seconds and DateTime64(3) Int64 milliseconds. Columns
  * are named in the INSERT, so their order in the table does not matter.
  */
-import type { FeatureVectorRow, ModernTypes, PredictionRow } from './tables.js';
+import type { FeatureVectorRow, ModernTypes, PredictionRow, RiskAlertRow } from './tables.js';
 
 export type RowBinaryType =
   | 'UInt8'
@@ -375,6 +375,30 @@ export function featureVectorsFormat(caps: ModernTypes): RowBinaryFormat<Feature
       c('features', 'Array(Float64)', (r) => r.features),
       c('model_version', 'String', (r) => r.model_version),
       c('scored_at', instantType(caps), (r) => r.scored_at),
+      c('engine_version', 'String', (r) => r.engine_version),
+    ],
+  };
+}
+
+/** `risk_alerts` as migration 7 creates it: a backlog writes thousands of transitions (JSON cost more). */
+export function riskAlertsFormat(caps: ModernTypes): RowBinaryFormat<RiskAlertRow> {
+  const c = columnsOf<RiskAlertRow>();
+  return {
+    columns: [
+      c('alert_id', 'String', (r) => r.alert_id),
+      c('machine_id', 'UInt32', (r) => r.machine_id),
+      c('component', 'String', (r) => r.component),
+      c('state', 'String', (r) => r.state),
+      c('bucket_ts', 'DateTime', (r) => r.bucket_ts),
+      c('fired_bucket_ts', 'DateTime', (r) => r.fired_bucket_ts),
+      c('probability', 'Float64', (r) => r.probability),
+      c('threshold', 'Float64', (r) => r.threshold),
+      c('clear_threshold', 'Float64', (r) => r.clear_threshold),
+      c('model_version', 'String', (r) => r.model_version),
+      c('source_topic', 'String', (r) => r.source_topic),
+      c('source_partition', 'Int32', (r) => r.source_partition),
+      c('source_offset', 'Int64', (r) => r.source_offset),
+      c('emitted_at', instantType(caps), (r) => r.emitted_at),
       c('engine_version', 'String', (r) => r.engine_version),
     ],
   };

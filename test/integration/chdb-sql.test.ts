@@ -45,12 +45,14 @@ import {
   parseShadowAgreement,
   predictionsFormat,
   quoteString,
+  riskAlertsFormat,
   SHADOW_AGREEMENT_VIEW,
   shadowPredictionsFormat,
   TABLES,
   type ClickHouseConnection,
   type FeatureVectorRow,
   type PredictionRow,
+  type RiskAlertRow,
   type RowBinaryFormat,
   type ServerCapabilities,
   type ShadowPredictionRow,
@@ -752,6 +754,27 @@ describe('current ClickHouse SQL on chDB (issue 12)', () => {
         featureVectors,
         modelVersion,
       ),
+    ).toEqual([]);
+    // Risk-alert transitions (RowBinary since 2026-12-02; JSONEachRow before).
+    const riskAlerts: RiskAlertRow[] = [0, 1, 2].map((i) => ({
+      alert_id: [`${4_000_000_000 + i}/comp1/x/firing`, 'ünïcödé €😀', 'a'.repeat(300)][i] ?? '',
+      machine_id: 4_000_000_000 + i,
+      component: ['comp1', 'comp4', ''][i] ?? '',
+      state: i === 1 ? 'resolved' : 'firing',
+      bucket_ts: formatDateTime(bucketMs + i * HOUR_MS),
+      fired_bucket_ts: formatDateTime(bucketMs - i * HOUR_MS),
+      probability: [0.5, 1 / 3, Number.MIN_VALUE][i] ?? 0,
+      threshold: 0.4 + i / 10,
+      clear_threshold: [0.2, -0, 1e300][i] ?? 0,
+      model_version: modelVersion,
+      source_topic: 'pdm.telemetry',
+      source_partition: [0, 2147483647, -2147483648][i] ?? 0,
+      source_offset: ['0', '9007199254740993', '9223372036854775807'][i] ?? '0',
+      emitted_at: formatInstant(bucketMs + i * HOUR_MS + 7, caps),
+      engine_version: `v${i}`,
+    }));
+    expect(
+      await storedAndReadBack(TABLES.riskAlerts, riskAlertsFormat(caps), riskAlerts, modelVersion),
     ).toEqual([]);
 
     // A format that disagrees with the DDL fails: a Float32 column written as Float64, the 18.x instant
