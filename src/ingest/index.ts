@@ -39,7 +39,9 @@ export {
 } from './co-partitioned-assigner.js';
 export {
   createKafkaProducer,
+  MAX_MESSAGES_PER_REQUEST,
   producerError,
+  sendInParts,
   type MessageProducer,
   type ProducedMessage,
   type KafkaProducerOptions,
