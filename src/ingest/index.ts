@@ -39,9 +39,7 @@ export {
 } from './co-partitioned-assigner.js';
 export {
   createKafkaProducer,
-  MAX_MESSAGES_PER_REQUEST,
   producerError,
-  sendInParts,
   type MessageProducer,
   type ProducedMessage,
   type KafkaProducerOptions,

@@ -61,26 +61,6 @@ export function producerError(
     : new PdmError(message, { code: 'KAFKA_PRODUCE_REJECTED', stage, cause: err });
 }
 
-/**
- * Most messages in one produce request. kafkajs groups a request's messages by partition by copying the
- * partition's array for every message (`groupMessagesPerPartition`), quadratic in the messages per
- * partition: on 4 partitions 1,000 messages took 2.5 ms, 10,000 took 101 ms and 30,000 took 434 ms of the
- * main thread (measured 2026-12-02). One write group of a backlog can decide that many alert transitions.
- */
-export const MAX_MESSAGES_PER_REQUEST = 1_000;
-
-/**
- * Sends `messages` as consecutive parts of at most `max`, each once the previous one was acknowledged: the
- * order stays the messages' order, and the first failure ends it (the caller resends everything).
- */
-export async function sendInParts<T>(
-  messages: readonly T[],
-  max: number,
-  send: (part: readonly T[]) => Promise<void>,
-): Promise<void> {
-  for (let i = 0; i < messages.length; i += max) await send(messages.slice(i, i + max));
-}
-
 /** Creates the producer; it connects on the first `send` (and reconnects after an outage). */
 export function createKafkaProducer(options: KafkaProducerOptions): MessageProducer {
   const { brokers } = options.kafka;
@@ -112,16 +92,12 @@ export function createKafkaProducer(options: KafkaProducerOptions): MessageProdu
       if (messages.length === 0) return;
       await connect();
       try {
-        await sendInParts(messages, MAX_MESSAGES_PER_REQUEST, (part) =>
-          producer
-            .send({
-              topic,
-              acks: -1,
-              timeout: options.ackTimeoutMs ?? 30_000,
-              messages: part.map((m) => ({ key: m.key, value: m.value, timestamp: String(m.timestampMs) })),
-            })
-            .then(() => undefined),
-        );
+        await producer.send({
+          topic,
+          acks: -1,
+          timeout: options.ackTimeoutMs ?? 30_000,
+          messages: messages.map((m) => ({ key: m.key, value: m.value, timestamp: String(m.timestampMs) })),
+        });
       } catch (err) {
         throw producerError(err, brokers);
       }

@@ -15,7 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import { NotMine, installFetchDecode, varLong, type Cursor } from './kafkajs-fetch-decode.js';
-import { batchFastPath } from './kafkajs-preload.js';
+import { batchFastPath, partitionGroupsFastPath } from './kafkajs-preload.js';
 import { isKnownKafkajs } from './kafkajs-version.js';
 
 const NO_BYTES = Buffer.alloc(0);
@@ -43,6 +43,8 @@ export interface KafkajsFastPaths {
   readonly fetchDecode: boolean;
   /** The consumer's batches of src/ingest/kafkajs-batch.ts (installed by kafkajs-preload.ts). */
   readonly batch: boolean;
+  /** The producers' grouping by partition of src/ingest/kafkajs-partition-groups.ts (kafkajs-preload.ts). */
+  readonly partitionGroups: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export function installKafkajsFastPaths(): KafkajsFastPaths {
   const require = createRequire(import.meta.url);
   const long = installLongFastPaths();
   const fetchDecode = isKnownKafkajs(require) && installFetchDecode(require);
-  return { long, fetchDecode, batch: batchFastPath };
+  return { long, fetchDecode, batch: batchFastPath, partitionGroups: partitionGroupsFastPath };
 }
 
 /** Installs both Long fast paths once per process; true when they are (or already were) in place. */

@@ -1,20 +1,23 @@
 /**
- * The engine's producer (src/ingest/kafka-producer.ts) on the real broker: a send of more messages than one
- * request carries (MAX_MESSAGES_PER_REQUEST) arrives whole, each key on one partition, in send order.
+ * The engine's producer (src/ingest/kafka-producer.ts) on the real broker, with kafkajs's grouping by
+ * partition replaced (src/ingest/kafkajs-partition-groups.ts, installed by kafkajs-preload.ts): a send of
+ * thousands of messages arrives whole, each key on one partition, in send order.
  */
 import { describe, expect, it } from 'vitest';
-import { createKafkaClient, createKafkaProducer, MAX_MESSAGES_PER_REQUEST } from '../../src/ingest/index.js';
+import { createKafkaClient, createKafkaProducer } from '../../src/ingest/index.js';
+import { installKafkajsFastPaths } from '../../src/ingest/kafkajs-long.js';
 import { testConfig } from '../support/stack-env.js';
 
 // The topic carries the test's token: the integration run's global teardown deletes it.
 const config = testConfig();
 const topic = `${config.kafka.topics.telemetry}-producer-parts`;
 const kafka = createKafkaClient(config.kafka, '-producer-parts-test');
-const COUNT = 2 * MAX_MESSAGES_PER_REQUEST + 500;
+const COUNT = 2_500;
 const KEYS = 37;
 
-describe('createKafkaProducer: a send larger than one request', () => {
+describe('createKafkaProducer: a send of thousands of messages', () => {
   it('arrives whole, each key on one partition, in send order', async () => {
+    expect(installKafkajsFastPaths().partitionGroups).toBe(true);
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
