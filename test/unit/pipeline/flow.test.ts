@@ -671,8 +671,8 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
   const MORE = [featureRow(11, T0 + 36 * H)];
 
   /** A flow catching up (interval 5 s) whose second group is held after the first was written. */
-  async function withHeldGroup() {
-    const t = setup({ backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
+  async function withHeldGroup(options: Partial<FlowOptions> = {}) {
+    const t = setup({ ...options, backlogWrites: { intervalMs: 5_000, catchingUp: () => true } });
     await t.flow.push(emission(ROWS));
     const second = track(t.flow.push(emission(OTHER)));
     await drain(30);
@@ -738,15 +738,8 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
   ] as const)(
     'a push that brings the flow to half its bound in %s writes the held group at once',
     async (_, bound) => {
-      const { flow, writes } = setup({
-        ...bound,
-        backlogWrites: { intervalMs: 5_000, catchingUp: () => true },
-      });
-      await flow.push(emission(ROWS));
-      const second = track(flow.push(emission(OTHER)));
-      await drain(30);
       // Below half (1 emission, 2 rows in flight): held.
-      expect(second.state()).toBe('pending');
+      const { flow, writes, second } = await withHeldGroup(bound);
       const started = performance.now();
       // Half (2 of 4 emissions, 3 of 6 rows): the held group goes.
       const third = track(flow.push(emission(MORE)));
@@ -757,6 +750,19 @@ describe('flow: backlog spacing (fewer, larger inserts while catching up)', () =
       expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(5);
     },
   );
+
+  it('a caller waiting for room never waits for a held group: it went at half the bound', async () => {
+    const { flow, writes, second } = await withHeldGroup({ maxInFlight: 3 });
+    const third = track(flow.push(emission(MORE)));
+    const fourth = track(flow.push(emission([featureRow(12, T0 + 48 * H)])));
+    const started = performance.now();
+    await flow.room();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await second.promise;
+    flow.flush();
+    await Promise.all([third.promise, fourth.promise]);
+    expect(predictionWrites(writes).reduce((a, b) => a + b, 0)).toBe(6);
+  });
 
   it('flush (the engine stops) writes a held group at once and holds none after it', async () => {
     const { flow, writes, second } = await withHeldGroup();
