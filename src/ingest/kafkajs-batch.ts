@@ -17,6 +17,7 @@
  */
 import type { createRequire } from 'node:module';
 import { FetchedRecord } from './kafkajs-fetch-decode.js';
+import { replaceKafkajsModule } from './kafkajs-version.js';
 
 type Require = ReturnType<typeof createRequire>;
 
@@ -96,17 +97,10 @@ export function createFastBatch(Batch: BatchClass): BatchClass {
  * Batch is used) or the layout is not the expected one. The caller checks kafkajs's version.
  */
 export function installBatch(require: Require): boolean {
-  try {
-    const path = require.resolve('kafkajs/src/consumer/batch.js');
-    const loaded = require.cache[path];
-    if ((loaded?.exports as { [PATCHED]?: true } | undefined)?.[PATCHED] === true) return true;
-    if (require.cache[require.resolve('kafkajs/src/consumer/consumerGroup.js')] !== undefined) return false;
-    const Batch = require(path) as BatchClass;
-    const module = require.cache[path];
-    if (typeof Batch !== 'function' || module === undefined) return false;
-    module.exports = Object.assign(createFastBatch(Batch), { [PATCHED]: true as const });
-    return true;
-  } catch {
-    return false;
-  }
+  return replaceKafkajsModule(
+    require,
+    { path: 'kafkajs/src/consumer/batch.js', takenBy: 'kafkajs/src/consumer/consumerGroup.js' },
+    PATCHED,
+    (Batch) => (typeof Batch === 'function' ? createFastBatch(Batch as BatchClass) : undefined),
+  );
 }

@@ -13,6 +13,7 @@
  * kafkajs-preload.ts does it, imported ahead of kafkajs by every module that loads kafkajs.
  */
 import type { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-version.js';
 
 type Require = ReturnType<typeof createRequire>;
 
@@ -42,17 +43,13 @@ export function groupMessagesPerPartition<M>(args: GroupArgs<M>): Record<number,
 
 /** Installs the function over kafkajs's module; false when kafkajs's producer has loaded it already. */
 export function installPartitionGroups(require: Require): boolean {
-  try {
-    const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-    const loaded = require.cache[path];
-    if ((loaded?.exports as { [PATCHED]?: true } | undefined)?.[PATCHED] === true) return true;
-    if (require.cache[require.resolve('kafkajs/src/producer/sendMessages.js')] !== undefined) return false;
-    require(path);
-    const module = require.cache[path];
-    if (module === undefined) return false;
-    module.exports = Object.assign(groupMessagesPerPartition, { [PATCHED]: true as const });
-    return true;
-  } catch {
-    return false;
-  }
+  return replaceKafkajsModule(
+    require,
+    {
+      path: 'kafkajs/src/producer/groupMessagesPerPartition.js',
+      takenBy: 'kafkajs/src/producer/sendMessages.js',
+    },
+    PATCHED,
+    () => groupMessagesPerPartition,
+  );
 }

@@ -5,12 +5,11 @@
  * kafkajs) both give the same messages, in the same order, as the same objects, and every method of the
  * batch answers the same. And the preload installs it when the project's modules load kafkajs.
  */
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createFastBatch, selectMessages, type PartitionData } from '../../../src/ingest/kafkajs-batch.js';
 import { createDecodeMessages, type FetchedRecord } from '../../../src/ingest/kafkajs-fetch-decode.js';
+import { kafkajsModuleInFreshProcess } from './fresh-process.js';
 import { batch, int16, messageSet, type TestBatch } from './record-batch-writer.js';
 
 const require = createRequire(import.meta.url);
@@ -165,16 +164,10 @@ describe('kafkajs batch fast path: the same batches as kafkajs', () => {
   });
 
   it('is installed when the project’s modules load kafkajs (a fresh process)', () => {
-    const entry = fileURLToPath(new URL('../../../src/ingest/index.ts', import.meta.url));
-    const script = `
-      await import(${JSON.stringify(entry)});
-      const { createRequire } = await import('node:module');
-      const Batch = createRequire(${JSON.stringify(entry)})('kafkajs/src/consumer/batch.js');
-      process.stdout.write(Batch.name + ' extends ' + Object.getPrototypeOf(Batch).name);
-    `;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-    });
+    const out = kafkajsModuleInFreshProcess(
+      'kafkajs/src/consumer/batch.js',
+      "m.name + ' extends ' + Object.getPrototypeOf(m).name",
+    );
     expect(out).toBe('FastBatch extends Batch');
   });
 });

@@ -4,11 +4,10 @@
  * objects) in the same order, with kafkajs's default partitioner (keyed messages, some naming their
  * partition) and with one that looks at the message's value. And the preload installs it when the project's modules load kafkajs.
  */
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { groupMessagesPerPartition, type GroupArgs } from '../../../src/ingest/kafkajs-partition-groups.js';
+import { kafkajsModuleInFreshProcess } from './fresh-process.js';
 
 const require = createRequire(import.meta.url);
 interface Message {
@@ -86,16 +85,7 @@ describe('kafkajs partition groups: the same groups as kafkajs', () => {
   });
 
   it('is installed when the project’s modules load kafkajs (a fresh process)', () => {
-    const entry = fileURLToPath(new URL('../../../src/ingest/index.ts', import.meta.url));
-    const script = `
-      await import(${JSON.stringify(entry)});
-      const { createRequire } = await import('node:module');
-      const group = createRequire(${JSON.stringify(entry)})('kafkajs/src/producer/groupMessagesPerPartition.js');
-      process.stdout.write(group.name);
-    `;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-    });
+    const out = kafkajsModuleInFreshProcess('kafkajs/src/producer/groupMessagesPerPartition.js', 'm.name');
     expect(out).toBe('groupMessagesPerPartition');
   });
 });
