@@ -268,6 +268,9 @@ printJson({
       p50: Math.round(quantile(latenciesMs, 0.5)),
       p99: Math.round(quantile(latenciesMs, 0.99)),
       max: Math.round(Math.max(...latenciesMs)),
+      // Every round in order. The first ones after a backlog decide risk-alert transitions (the bench's flat
+      // readings resolve what the backlog fired), and their insert into risk_alerts goes before the predictions'.
+      rounds: latenciesMs.map((x) => Math.round(x)),
     },
     // The closing hour's readings are one produce request: all of them are in Kafka once it is acked.
     sendMs: { p50: Math.round(quantile(sendMs, 0.5)), max: Math.round(Math.max(...sendMs)) },
