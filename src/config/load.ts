@@ -70,6 +70,8 @@ export interface StackConfig {
   readonly apicurioJava?: string;
   readonly clickhouseHttpPort: number;
   readonly clickhouseTcpPort: number;
+  /** The local ClickHouse's data directory (PDM_STACK_CLICKHOUSE_DATA_DIR); unset = `<cache>/clickhouse/data`. */
+  readonly clickhouseDataDir?: string;
   readonly kafkaVersion: string;
   readonly kafkaHeapOpts: string;
   /** True when all three service URLs came from the environment: use them, start nothing. */
@@ -248,6 +250,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.PDM_STACK_APICURIO_JAVA === undefined ? {} : { apicurioJava: e.PDM_STACK_APICURIO_JAVA }),
       clickhouseHttpPort: e.PDM_STACK_CLICKHOUSE_HTTP_PORT,
       clickhouseTcpPort: e.PDM_STACK_CLICKHOUSE_TCP_PORT,
+      ...(e.PDM_STACK_CLICKHOUSE_DATA_DIR === undefined
+        ? {}
+        : { clickhouseDataDir: e.PDM_STACK_CLICKHOUSE_DATA_DIR }),
       kafkaVersion: e.PDM_STACK_KAFKA_VERSION,
       kafkaHeapOpts: e.PDM_STACK_KAFKA_HEAP,
       external:

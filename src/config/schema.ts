@@ -116,6 +116,12 @@ export const ENV_SCHEMA = z.object({
   PDM_STACK_APICURIO_JAVA: z.string().min(1).optional(),
   PDM_STACK_CLICKHOUSE_HTTP_PORT: port.default(8123),
   PDM_STACK_CLICKHOUSE_TCP_PORT: port.default(9000),
+  /**
+   * Where the local ClickHouse keeps its tables; unset: `<cache>/clickhouse/data`. A memory filesystem
+   * (`/dev/shm/...`) for benchmarks and throwaway stacks on a disk that is slow to create files: ClickHouse
+   * 18.16 writes two files per column for every insert. Its contents are lost at reboot.
+   */
+  PDM_STACK_CLICKHOUSE_DATA_DIR: z.string().min(1).optional(),
   /** Kafka version of the local stack (Maven Central, org.apache.kafka:kafka_2.13). */
   PDM_STACK_KAFKA_VERSION: z.string().default('3.9.1'),
   PDM_STACK_KAFKA_HEAP: z.string().default('-Xms256m -Xmx512m'),

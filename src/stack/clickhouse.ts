@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
 import { ConfigError, PdmError } from '../shared/errors.js';
@@ -70,6 +70,12 @@ export function createClickHouseService(
       // The server refuses to run as root against files it does not own, and should not run as root anyway.
       await run('chown', ['-R', `${RUN_AS}:${RUN_AS}`, p.dir]);
       assertReachableBy(p.dir);
+      // PDM_STACK_CLICKHOUSE_DATA_DIR may be elsewhere (a memory filesystem): the server owns it too.
+      const inside = relative(p.dir, p.dataDir);
+      if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+        await run('chown', ['-R', `${RUN_AS}:${RUN_AS}`, p.dataDir]);
+        assertReachableBy(p.dataDir);
+      }
       return {
         command: 'setpriv',
         args: [

@@ -84,7 +84,8 @@ export function stackPaths(stack: StackConfig, root = projectRoot()): StackPaths
       dir: chDir,
       configXml: join(chDir, 'config.xml'),
       usersXml: join(chDir, 'users.xml'),
-      dataDir: join(chDir, 'data'),
+      dataDir:
+        stack.clickhouseDataDir === undefined ? join(chDir, 'data') : resolve(root, stack.clickhouseDataDir),
       tmpDir: join(chDir, 'tmp'),
       userFilesDir: join(chDir, 'user_files'),
       formatSchemasDir: join(chDir, 'format_schemas'),

@@ -36,6 +36,19 @@ describe('stack paths', () => {
     expect(abs.cacheDir).toBe('/var/tmp/pdm');
     expect(abs.lockFile).toBe('/var/tmp/pdm/run/stack.lock');
   });
+
+  it("puts ClickHouse's tables in PDM_STACK_CLICKHOUSE_DATA_DIR when set, and only them", () => {
+    for (const [dir, expected] of [
+      ['/dev/shm/pdm-clickhouse', '/dev/shm/pdm-clickhouse'],
+      ['scratch/ch', '/repo/scratch/ch'],
+    ] as const) {
+      const moved = stackPaths(loadConfig({ PDM_STACK_CLICKHOUSE_DATA_DIR: dir }).stack, '/repo');
+      expect(moved.clickhouse.dataDir).toBe(expected);
+      expect(moved.clickhouse.tmpDir).toBe('/repo/.cache/clickhouse/tmp');
+      expect(configXml(config, moved)).toContain(`<path>${expected}/</path>`);
+    }
+    expect(paths.clickhouse.dataDir).toBe('/repo/.cache/clickhouse/data');
+  });
 });
 
 describe('Kafka server.properties', () => {
