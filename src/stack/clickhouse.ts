@@ -74,7 +74,7 @@ export function createClickHouseService(
       const inside = relative(p.dir, p.dataDir);
       if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
         await run('chown', ['-R', `${RUN_AS}:${RUN_AS}`, p.dataDir]);
-        assertReachableBy(p.dataDir);
+        assertReachableBy(p.dataDir, 'PDM_STACK_CLICKHOUSE_DATA_DIR');
       }
       return {
         command: 'setpriv',
@@ -163,14 +163,17 @@ async function ensureServerBinary(aptLog: string, log: StackLog, install: boolea
   return installed;
 }
 
-/** The `clickhouse` user must traverse every parent of its directory (a 0700 home or temp dir blocks it). */
-function assertReachableBy(dir: string): void {
+/**
+ * The `clickhouse` user must traverse every parent of its directory (a 0700 home or temp dir blocks it);
+ * `setting` is what moves the directory, named in the error.
+ */
+export function assertReachableBy(dir: string, setting = 'PDM_CACHE_DIR'): void {
   for (let d = dirname(dir); ; d = dirname(d)) {
     const mode = statSync(d).mode;
     if ((mode & constants.S_IXOTH) === 0) {
       throw new ConfigError(
         `clickhouse: the server runs as user '${RUN_AS}', which cannot enter ${d} (mode ${(mode & 0o777).toString(8)}); ` +
-          `allow it (chmod o+x ${d}) or move PDM_CACHE_DIR`,
+          `allow it (chmod o+x ${d}) or move ${setting}`,
         { code: 'STACK_PERMISSIONS', stage: 'stack' },
       );
     }

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { assertReachableBy } from '../../../src/stack/clickhouse.js';
 import { clickhouseDir } from '../../../src/stack/paths.js';
 
 const dirs: string[] = [];
@@ -32,5 +33,26 @@ describe("ClickHouse's directory of the local stack", () => {
     expect(dir).toMatch(/^\/var\/tmp\/pdm-stream-clickhouse-[0-9a-f]{12}$/);
     expect(clickhouseDir(cache, true)).toBe(dir);
     expect(clickhouseDir(privateCache(), true)).not.toBe(dir);
+  });
+});
+
+describe("the clickhouse user's way to its directories", () => {
+  it('passes through parents others may enter, and names the setting that moves a blocked one', () => {
+    const cache = privateCache();
+    const blocked = join(cache, '..');
+    const dataDir = join(cache, 'clickhouse', 'data');
+    mkdirSync(dataDir, { recursive: true });
+    expect(() => {
+      assertReachableBy(dataDir, 'PDM_STACK_CLICKHOUSE_DATA_DIR');
+    }).toThrow(
+      `cannot enter ${blocked} (mode 700); allow it (chmod o+x ${blocked}) or move PDM_STACK_CLICKHOUSE_DATA_DIR`,
+    );
+    expect(() => {
+      assertReachableBy(dataDir);
+    }).toThrow(/or move PDM_CACHE_DIR$/);
+    chmodSync(blocked, 0o755);
+    expect(() => {
+      assertReachableBy(dataDir);
+    }).not.toThrow();
   });
 });
