@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
 import { ConfigError, PdmError } from '../shared/errors.js';
@@ -70,9 +70,9 @@ export function createClickHouseService(
       // The server refuses to run as root against files it does not own, and should not run as root anyway.
       await run('chown', ['-R', `${RUN_AS}:${RUN_AS}`, p.dir]);
       assertReachableBy(p.dir);
-      // PDM_STACK_CLICKHOUSE_DATA_DIR may be elsewhere (a memory filesystem): the server owns it too.
-      const inside = relative(p.dir, p.dataDir);
-      if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+      // PDM_STACK_CLICKHOUSE_DATA_DIR may be elsewhere (a memory filesystem): the server owns it too. Both
+      // paths are absolute and normalized (paths.ts); one inside the directory was just chowned with it.
+      if (!p.dataDir.startsWith(p.dir + sep)) {
         await run('chown', ['-R', `${RUN_AS}:${RUN_AS}`, p.dataDir]);
         assertReachableBy(p.dataDir, 'PDM_STACK_CLICKHOUSE_DATA_DIR');
       }
