@@ -11,7 +11,8 @@
 # of the training fleet (≈ 2 more minutes): see train/README.md.
 # Options: --out DIR, --machines N, --days D, --seed S, --name NAME, --version V, --work DIR (intermediate
 # CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current), --reuse-data (keep the
-# simulated CSVs and features of an earlier run with the same fleet and spec hash).
+# simulated CSVs and features of an earlier run with the same fleet and spec hash), --forest-trees N (trees
+# of the random-forest candidate, default 200; scoring cost grows with it: README, "Benchmarks").
 # --from-clickhouse: no simulation; `pdm-stream training-set` exports the feature vectors the engine logged
 # in ClickHouse (this engine's spec hash, buckets [--from, --to), --machines) with labels from the failures
 # topic, and the model is trained on them (work dir default train/out/clickhouse-<database>). No simulated
@@ -34,6 +35,7 @@ WORK=""
 CALIBRATION_SEEDS="7 8 9 10 11 12"
 EVALUATION_SEEDS="101 102 103"
 FAST=0
+FOREST_TREES=""
 BUILD=1
 REUSE=0
 FROM_CH=0
@@ -48,11 +50,12 @@ while [[ $# -gt 0 ]]; do
     --version) VERSION="$2"; shift 2 ;;
     --work) WORK="$2"; shift 2 ;;
     --fast) FAST=1; shift ;;
+    --forest-trees) FOREST_TREES="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --reuse-data) REUSE=1; shift ;;
     --from-clickhouse) FROM_CH=1; shift ;;
     --from|--to|--machines) CH_ARGS+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "train.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -171,6 +174,7 @@ fi
 ARGS=(--features "$WORK/features.csv" --failures "$FAILURES" --out "$OUT" --name "$NAME" --version "$VERSION"
       --seed "$SEED" --expect-spec-hash "$SPEC_HASH" --data-note "$NOTE")
 [[ $FAST == 1 ]] && ARGS+=(--fast)
+[[ -n "$FOREST_TREES" ]] && ARGS+=(--forest-trees "$FOREST_TREES")
 ARGS+=("${EXTRA[@]}")
 log "training → $OUT"
 "$VENV/bin/python" train/train.py "${ARGS[@]}"

@@ -1,7 +1,7 @@
 """Train a pdm-stream model and write a model package.
 
     python train/train.py --features FEATURES.csv [--failures failures.csv] --out models/pdm-default/1 \
-        [--name pdm-default] [--version 1] [--fast] [--expect-spec-hash HEX]
+        [--name pdm-default] [--version 1] [--fast] [--forest-trees N] [--expect-spec-hash HEX]
 
 Reads the labelled rows written by `pdm-stream features build --labels` (and its .meta.json sidecar), splits
 them by time, trains a random forest and a histogram gradient-boosting model, keeps the better one on the
@@ -80,6 +80,13 @@ def _portable(source):
     return source
 
 
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text}")
+    return n
+
+
 def _log(msg: str) -> None:
     print(f"[train] {msg}", file=sys.stderr, flush=True)
 
@@ -133,7 +140,7 @@ def _cold_start_experiment(chosen, args, fs, train, cold, choose, evaluation, th
         extra_y.append(c.y[keep])
     X = np.concatenate([fs.X[train.mask], *extra_X])
     y = np.concatenate([fs.y[train.mask], *extra_y])
-    model = cand.make(chosen, args.seed, args.fast)
+    model = cand.make(chosen, args.seed, args.fast, args.forest_trees)
     model.fit(X, y)
     th, reached = choose(model, learned_cold_start=True)
     out = {"extraWarmRows": int(sum(len(e) for e in extra_y)),
@@ -173,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="1")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--fast", action="store_true", help="few trees (CI)")
+    ap.add_argument("--forest-trees", type=_positive_int, metavar="N",
+                    help="trees of the random forest candidate (default 200, 30 with --fast): each tree costs "
+                         "scoring time in every engine")
     ap.add_argument("--train-frac", type=float, default=0.6)
     ap.add_argument("--val-frac", type=float, default=0.2)
     ap.add_argument("--target-precision", type=float, default=0.7)
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     fitted = {}
     for name in args.candidates.split(","):
-        model = cand.make(name, args.seed, args.fast)
+        model = cand.make(name, args.seed, args.fast, args.forest_trees)
         t0 = time.perf_counter()
         model.fit(Xtr, ytr)
         fit_s = time.perf_counter() - t0

@@ -17,11 +17,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 CANDIDATES = ("random_forest", "hist_gradient_boosting")
 
 
-def make(name: str, seed: int, fast: bool):
+def make(name: str, seed: int, fast: bool, forest_trees: int | None = None):
+    """`forest_trees` overrides the forest's tree count (train.py --forest-trees): scoring cost grows with it
+    (onnxruntime walks every tree for every row), so a cheaper package is a smaller forest."""
     if name == "random_forest":
         # The reference notebook's 200-tree forest, with depth and leaf size bounded for the package size.
         return RandomForestClassifier(
-            n_estimators=30 if fast else 200,
+            n_estimators=forest_trees if forest_trees is not None else (30 if fast else 200),
             max_depth=10,
             min_samples_leaf=20,
             max_features="sqrt",
