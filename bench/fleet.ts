@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { registerSchemasAndTopics } from '../src/cli/schemas.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { isKafkaOutage } from '../src/ingest/kafka-errors.js';
@@ -228,6 +228,13 @@ export function benchRead<T>(what: string, read: () => Promise<T>): Promise<T> {
 export interface PhaseCost {
   stop(): {
     cpuSeconds: number;
+    /**
+     * Share of the phase this process's event loop spent outside its wait for I/O and timers: the main
+     * thread running JavaScript (the engine's and the bench's polls) or ready to run it. Near 1: the main
+     * thread set the phase's pace; its CPU seconds (machineCpu) below the phase's length then mean it was
+     * waiting for a core.
+     */
+    eventLoopUtilization: number;
     gc: { count: number; scavengeMs: number; markCompactMs: number; otherMs: number };
     /** The machine's cores, the local stack's processes and this process's main thread over the phase (Linux). */
     machineCpu?: MachineCpu;
@@ -238,6 +245,7 @@ export interface PhaseCost {
 export function measurePhase(stackPids: Record<string, number> = {}): PhaseCost {
   const machine = measureMachine(stackPids);
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const gc = { count: 0, scavengeMs: 0, markCompactMs: 0, otherMs: 0 };
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -258,6 +266,7 @@ export function measurePhase(stackPids: Record<string, number> = {}): PhaseCost 
       return {
         ...(machineCpu === undefined ? {} : { machineCpu }),
         cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
+        eventLoopUtilization: Number(performance.eventLoopUtilization(elu0).utilization.toFixed(3)),
         gc: {
           count: gc.count,
           scavengeMs: r(gc.scavengeMs),
