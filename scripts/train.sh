@@ -59,6 +59,10 @@ while [[ $# -gt 0 ]]; do
     *) echo "train.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
+# Checked before minutes of simulation, not only by train.py at the end.
+if [[ -n "$FOREST_TREES" && ! "$FOREST_TREES" =~ ^[1-9][0-9]*$ ]]; then
+  echo "train.sh: --forest-trees takes a whole number ≥ 1, got '$FOREST_TREES'" >&2; exit 64
+fi
 if [[ $FROM_CH == 0 && ${#CH_ARGS[@]} -gt 0 ]]; then
   echo "train.sh: ${CH_ARGS[0]} selects logged feature vectors; it needs --from-clickhouse" >&2; exit 64
 fi

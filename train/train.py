@@ -81,7 +81,10 @@ def _portable(source):
 
 
 def _positive_int(text: str) -> int:
-    n = int(text)
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text}")
     return n

@@ -1,5 +1,6 @@
 """The forest size of the candidates (train.py --forest-trees): the default package's 200 trees, 30 with
---fast, and an explicit count over both; a count below 1 is refused before any data is read."""
+--fast, and an explicit count over both; a count below 1 is refused before any data is read (train.sh: before
+it simulates anything)."""
 
 import os
 import subprocess
@@ -8,7 +9,9 @@ import unittest
 
 from pdm_train import candidates as cand
 
-TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_PY = os.path.join(TRAIN_DIR, "train.py")
+TRAIN_SH = os.path.join(os.path.dirname(TRAIN_DIR), "scripts", "train.sh")
 
 
 class ForestSize(unittest.TestCase):
@@ -32,6 +35,13 @@ class ForestSize(unittest.TestCase):
             )
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("--forest-trees", r.stderr)
+
+    def test_train_sh_refuses_it_before_simulating(self):
+        for bad in ("0", "x1", "-5"):
+            r = subprocess.run(["bash", TRAIN_SH, "--forest-trees", bad, "--out", "/nonexistent"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 64, r.stderr)
+            self.assertIn(f"--forest-trees takes a whole number ≥ 1, got '{bad}'", r.stderr)
 
 
 if __name__ == "__main__":
