@@ -12,7 +12,7 @@
 # Options: --out DIR, --machines N, --days D, --seed S, --name NAME, --version V, --work DIR (intermediate
 # CSVs; default train/out/<fleet>), --fast, --no-build (dist/ is already current), --reuse-data (keep the
 # simulated CSVs and features of an earlier run with the same fleet and spec hash), --forest-trees N (trees
-# of the random-forest candidate, default 200; scoring cost grows with it: README, "Benchmarks").
+# of the random-forest candidate, default 200; scoring cost grows with it: train/README.md, "Forest size").
 # --from-clickhouse: no simulation; `pdm-stream training-set` exports the feature vectors the engine logged
 # in ClickHouse (this engine's spec hash, buckets [--from, --to), --machines) with labels from the failures
 # topic, and the model is trained on them (work dir default train/out/clickhouse-<database>). No simulated
@@ -55,7 +55,7 @@ while [[ $# -gt 0 ]]; do
     --reuse-data) REUSE=1; shift ;;
     --from-clickhouse) FROM_CH=1; shift ;;
     --from|--to|--machines) CH_ARGS+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;  # the header comment, however long
     *) echo "train.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done

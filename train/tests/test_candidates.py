@@ -43,6 +43,13 @@ class ForestSize(unittest.TestCase):
             self.assertEqual(r.returncode, 64, r.stderr)
             self.assertIn(f"--forest-trees takes a whole number ≥ 1, got '{bad}'", r.stderr)
 
+    def test_train_sh_help_is_the_whole_header(self):
+        r = subprocess.run(["bash", TRAIN_SH, "--help"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--forest-trees N", r.stdout)
+        self.assertTrue(r.stdout.rstrip().endswith("# never needs Python at run time."), r.stdout[-200:])
+        self.assertNotIn("set -euo pipefail", r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
